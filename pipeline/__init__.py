@@ -1,0 +1,5 @@
+"""lstm-tune: hyperparameter tuning and experiment tracking for LSTM sequence models."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -1,0 +1,148 @@
+"""The Problem interface: a seeded data source with its shapes, loss, metrics and decoder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pipeline.errors import UsageError
+
+# Stream offsets of the three splits: the test split comes from a stream tuning never sees.
+TRAIN, VALIDATION, TEST = 0, 1, 2
+
+
+@dataclass
+class Splits:
+    """Train / validation / test arrays of one problem instance."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def train_plus_validation(self) -> tuple[np.ndarray, np.ndarray]:
+        """All data a final model may be refit on (never the test split)."""
+        return (np.concatenate([self.x_train, self.x_val]),
+                np.concatenate([self.y_train, self.y_val]))
+
+
+class Problem:
+    """A benchmark problem.
+
+    Subclasses set the class attributes and implement `generate` (synthetic problems) or
+    override `splits` (loaders), plus `scores` and the decoders.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    # Size parameters with the book's values as defaults (sequence length, features, ...).
+    defaults: ClassVar[dict[str, Any]] = {}
+    # Sample counts used while tuning (train, validation, test).
+    sizes: ClassVar[dict[str, int]] = {"n_train": 2000, "n_val": 500, "n_test": 500}
+    loss: ClassVar[str]
+    output_activation: ClassVar[str]
+    metric: ClassVar[str]  # primary metric: the book's, the one studies optimise
+    direction: ClassVar[str]  # "maximize" or "minimize" for `metric`
+    input_dtype: ClassVar[str] = "float32"
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            allowed = ", ".join(sorted(self.defaults)) or "none"
+            raise UsageError(f"problem '{self.name}' has no parameter {', '.join(unknown)}; allowed: {allowed}")
+        merged = dict(self.defaults)
+        for key, value in params.items():
+            default = self.defaults[key]
+            if default is not None and not isinstance(default, str) and isinstance(value, str):
+                value = _parse_like(key, value, default, self.name)
+            merged[key] = value
+        self.params = merged
+        self.validate()
+
+    # -- to implement ------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check `self.params`; raise UsageError naming the bad value and what is allowed."""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def generate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw n samples (X, y) from the generator."""
+        raise NotImplementedError
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+        """Metrics of predictions; the primary `metric` is always among the keys."""
+        raise NotImplementedError
+
+    def decode_x(self, x: np.ndarray) -> list[Any]:
+        """Readable form of inputs (one item per sample)."""
+        raise NotImplementedError
+
+    def decode_y(self, y: np.ndarray) -> list[Any]:
+        """Readable form of targets or predictions (one item per sample)."""
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------
+    @property
+    def sequence_output(self) -> bool:
+        """True when the target is a sequence of steps (seq2seq framing)."""
+        return len(self.output_shape) == 2
+
+    def splits(self, seed: int = 0, n_train: int | None = None, n_val: int | None = None,
+               n_test: int | None = None) -> Splits:
+        """Independent train, validation and test draws; the same seed gives the same data."""
+        counts = [n if n is not None else self.sizes[key]
+                  for n, key in ((n_train, "n_train"), (n_val, "n_val"), (n_test, "n_test"))]
+        arrays = []
+        for stream, n in zip((TRAIN, VALIDATION, TEST), counts):
+            arrays.extend(self.generate(int(n), np.random.default_rng([int(seed), stream])))
+        return Splits(*arrays)
+
+    def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+        """Predict and score; problems whose metric needs the model itself override this."""
+        return self.scores(y, model.predict(x, batch_size=batch_size, verbose=0))
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score a is strictly better than score b in this problem's direction."""
+        return a > b if self.direction == "maximize" else a < b
+
+    def describe(self) -> dict[str, Any]:
+        """Data parameters, for tags and reproduction."""
+        return {"problem": self.name, **self.params}
+
+
+def _parse_like(key: str, value: str, default: Any, problem: str) -> Any:
+    """Parse a command-line string to the type of the default value."""
+    kind = type(default)
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return value.lower() in ("true", "1", "yes")
+        return kind(value)
+    except ValueError:
+        raise UsageError(f"problem '{problem}': {key}={value!r} is not a {kind.__name__}") from None
+
+
+def require(condition: bool, problem: str, message: str) -> None:
+    """Raise a UsageError for problem unless condition holds."""
+    if not condition:
+        raise UsageError(f"problem '{problem}': {message}")
+
+
+def one_hot(indices: np.ndarray, depth: int) -> np.ndarray:
+    """One-hot encode integer indices along a new last axis, as float32."""
+    return np.eye(depth, dtype=np.float32)[indices]
+
+
+def exact_match(y_true_idx: np.ndarray, y_pred_idx: np.ndarray) -> float:
+    """Share of samples whose every step is right (arrays of shape (n, steps))."""
+    return float(np.mean(np.all(y_true_idx == y_pred_idx, axis=1)))
