@@ -1,0 +1,1 @@
+"""Stages: each a function of settings -> result, composing problems, architectures, training, tracking."""

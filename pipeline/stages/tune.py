@@ -1,0 +1,270 @@
+"""Tune stage: one Optuna study per architecture/problem pair, every trial over several seeds."""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from tqdm import tqdm
+
+from pipeline import pairs
+from pipeline.errors import UsageError
+from pipeline.objective import Objective, StudyContext
+from pipeline.problems import get_problem
+from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
+from search_spaces.loader import load_space
+from tracking.tracker import STUDY, TRIAL, mask_credentials
+
+SIZE_KEYS = ("n_train", "n_val", "n_test")
+MAX_ERRORS_IN_A_ROW = 3
+
+
+@dataclass
+class TuneSettings:
+    problem: str
+    architectures: str | None = None  # None/"all" = every valid architecture
+    trials: int = 20  # new trials per study in this invocation
+    seeds: int = 3
+    timeout: float | None = 600.0  # seconds for the whole invocation, shared by the studies
+    storage: str | None = None
+    tracking: str | None = None
+    space: str | None = None  # a user's YAML file (applies to every architecture chosen)
+    study_seed: int = 0  # seeds the sampler and the list of training seeds
+    data: dict[str, str] = field(default_factory=dict)  # problem parameters and n_train/n_val/n_test
+    data_seed: int = 0
+    pruner: str = "median"  # median | none
+    racing_alpha: float = 0.05
+    tag: str | None = None  # appended to study names, to keep separate studies of the same pair
+    runs_dir: Path = DEFAULT_RUNS_DIR
+    progress: bool = True
+
+
+@dataclass
+class PairResult:
+    architecture: str
+    study_name: str
+    direction: str
+    best_value: float | None
+    best_std: float | None
+    best_trial: int | None
+    best_params: dict[str, Any]
+    reference_value: float | None
+    complete: int
+    pruned: int
+    failed: int
+    seconds: float
+
+
+@dataclass
+class TuneResult:
+    problem: str
+    metric: str
+    experiment: str
+    storage: str
+    tracking: str
+    pairs: list[PairResult]
+    interrupted: bool = False
+    stopped_reason: str | None = None
+
+
+def study_seeds(study_seed: int, n: int) -> list[int]:
+    """The fixed training seeds of a study: trials compare on the same seeds."""
+    return [study_seed * 1000 + i for i in range(n)]
+
+
+def reference_params(problem: str, space) -> dict[str, Any]:
+    """The book's configuration as values of this space's searched keys (clamped into ranges)."""
+    params = {}
+    for name, value in space.restrict(pairs.reference_hp(problem)).items():
+        spec = space.params[name]
+        if spec["type"] == "categorical":
+            if value in spec["choices"]:
+                params[name] = value
+        else:
+            params[name] = min(max(value, spec["low"]), spec["high"])
+    return params
+
+
+def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        # Warm-up of one seed's worth of steps: no configuration is pruned on one seed alone.
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max_epochs)
+    raise UsageError(f"unknown pruner '{name}'; choose one of: median, none")
+
+
+def tune(settings: TuneSettings) -> TuneResult:
+    """Run (or continue) one study per architecture of the problem; return a summary."""
+    if settings.trials < 1 or settings.seeds < 1:
+        raise UsageError("TRIALS and SEEDS must be at least 1")
+    sizes = {k: int(v) for k, v in settings.data.items() if k in SIZE_KEYS}
+    problem = get_problem(settings.problem, **{k: v for k, v in settings.data.items() if k not in SIZE_KEYS})
+    architectures = pairs.resolve_architectures(problem.name, settings.architectures)
+    spaces = {arch: load_space(arch, problem.name, settings.space) for arch in architectures}
+    storage = optuna_storage(settings.storage, settings.runs_dir)
+    tracker = tracker_for(settings.tracking, settings.runs_dir)
+    silence_optuna()
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+    splits = problem.splits(seed=settings.data_seed, **sizes)
+    experiment = f"lstm-{problem.name}"
+    experiment_id = tracker.experiment_id(experiment)
+    seeds = study_seeds(settings.study_seed, settings.seeds)
+    data_tags = {f"data.{k}": v for k, v in problem.describe().items()} | {
+        "data.seed": settings.data_seed, "data.n_train": len(splits.x_train), "data.n_val": len(splits.x_val)}
+    result = TuneResult(problem.name, problem.metric, experiment, mask_credentials(storage.url), tracker.uri, [])
+    deadline = time.monotonic() + settings.timeout if settings.timeout else None
+
+    for index, arch in enumerate(architectures):
+        space = spaces[arch]
+        name = f"{problem.name}-{arch}" + (f"-{settings.tag}" if settings.tag else "")
+        fingerprint = {"seeds": seeds, "data": {k: str(v) for k, v in data_tags.items()},
+                       "space": space.fingerprint(), "direction": problem.direction}
+        max_epochs = int(space.max_value("epochs"))
+        study = optuna.create_study(
+            study_name=name, storage=storage, direction=problem.direction, load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=settings.study_seed, n_startup_trials=5, multivariate=True,
+                                               constant_liar=True),
+            pruner=make_pruner(settings.pruner, max_epochs))
+        _check_or_set_fingerprint(study, fingerprint)
+        parent = _parent_run(study, tracker, experiment_id, name,
+                             tags={"problem": problem.name, "architecture": arch, "study": name, **data_tags},
+                             params={"seeds": seeds, "space": space.source, "space_fingerprint": space.fingerprint(),
+                                     "storage": mask_credentials(storage.url), "metric": problem.metric,
+                                     "direction": problem.direction})
+        _close_stale_runs(study, tracker, experiment_id, parent)
+        if not study.trials:
+            study.enqueue_trial(reference_params(problem.name, space), user_attrs={"reference": True})
+        ctx = StudyContext(problem, splits, arch, space, seeds, tracker, experiment_id, parent, name,
+                           settings.racing_alpha, tags={"problem": problem.name, "architecture": arch})
+        timeout = None
+        if deadline is not None:
+            timeout = max(1.0, (deadline - time.monotonic()) / (len(architectures) - index))
+        start = time.perf_counter()
+        progress = _Progress(name, settings.trials, problem.direction, settings.progress)
+        try:
+            study.optimize(Objective(ctx), n_trials=settings.trials, timeout=timeout, callbacks=[progress],
+                           catch=(Exception,), gc_after_trial=False)
+        except KeyboardInterrupt:
+            result.interrupted = True
+        finally:
+            progress.close()
+            tracker.end_run(parent, "KILLED" if result.interrupted else "FINISHED")
+        result.pairs.append(_pair_result(study, arch, time.perf_counter() - start))
+        if progress.stopped_reason:
+            result.stopped_reason = progress.stopped_reason
+        if result.interrupted:
+            break
+    return result
+
+
+def _check_or_set_fingerprint(study: optuna.Study, fingerprint: dict[str, Any]) -> None:
+    """A resumed study must train on the same seeds, data and space, or its trials don't compare."""
+    old = study.user_attrs.get("fingerprint")
+    if old is None:
+        study.set_user_attr("fingerprint", fingerprint)
+        return
+    changed = [k for k in fingerprint if old.get(k) != fingerprint[k]]
+    if changed:
+        raise UsageError(f"study '{study.study_name}' exists with different {', '.join(changed)}; "
+                         "pass TAG=<name> to start a separate study, or use the original settings")
+
+
+def _parent_run(study, tracker, experiment_id: str, name: str, tags: dict, params: dict) -> str:
+    """The study's one parent run, shared by every worker and every resumption (id kept in the study)."""
+    run_id = study.user_attrs.get("mlflow_parent_run_id")
+    if tracker.run_exists(run_id):
+        tracker.reopen(run_id)
+        return run_id
+    run_id = tracker.start_run(experiment_id, name, STUDY, tags=tags, params=params)
+    study.set_user_attr("mlflow_parent_run_id", run_id)
+    return run_id
+
+
+def _close_stale_runs(study, tracker, experiment_id: str, parent: str) -> None:
+    """Trial runs left RUNNING by a worker that died: marked KILLED once Optuna has failed the trial."""
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    for run in tracker.children(experiment_id, parent, role=TRIAL, status="RUNNING"):
+        number = int(run.data.tags.get("trial", -1))
+        if states.get(number) == optuna.trial.TrialState.RUNNING:
+            continue
+        for seed_run in tracker.children(experiment_id, run.info.run_id, status="RUNNING"):
+            tracker.end_run(seed_run.info.run_id, "KILLED", {"state": "FAIL", "reason": "worker died"})
+        tracker.end_run(run.info.run_id, "KILLED", {"state": "FAIL", "reason": "worker died"})
+
+
+class _Progress:
+    """Optuna callback: a bar over trials with the best value; one line per failure."""
+
+    def __init__(self, name: str, total: int, direction: str, enabled: bool) -> None:
+        self.bar = tqdm(total=total, desc=name, unit="trial", disable=not enabled, file=sys.stderr,
+                        dynamic_ncols=True, leave=True)
+        self.errors_in_a_row = 0
+        self.stopped_reason: str | None = None
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self.bar.update(1)
+        counts = {s: 0 for s in ("COMPLETE", "PRUNED", "FAIL")}
+        for t in study.get_trials(deepcopy=False):
+            if t.state.name in counts:
+                counts[t.state.name] += 1
+        postfix = {"done": counts["COMPLETE"], "pruned": counts["PRUNED"], "failed": counts["FAIL"]}
+        try:
+            postfix = {"best": f"{study.best_value:.4g}", **postfix}
+        except ValueError:
+            pass
+        self.bar.set_postfix(postfix, refresh=True)
+        if trial.state == optuna.trial.TrialState.FAIL:
+            reason = trial.user_attrs.get("reason", "unknown error")
+            self.bar.write(f"  trial {trial.number} failed: {reason}")
+            self.errors_in_a_row = self.errors_in_a_row + 1 if trial.user_attrs.get("fail_kind") == "error" else 0
+            if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+                self.stopped_reason = f"{MAX_ERRORS_IN_A_ROW} trials in a row failed with errors; last: {reason}"
+                study.stop()
+        else:
+            self.errors_in_a_row = 0
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _pair_result(study: optuna.Study, arch: str, seconds: float) -> PairResult:
+    trials = study.get_trials(deepcopy=False)
+    count = lambda state: sum(t.state == state for t in trials)  # noqa: E731
+    reference = next((t for t in trials if t.user_attrs.get("reference")
+                      and t.state == optuna.trial.TrialState.COMPLETE), None)
+    try:
+        best = study.best_trial
+    except ValueError:
+        best = None
+    return PairResult(
+        architecture=arch, study_name=study.study_name, direction=study.direction.name.lower(),
+        best_value=best.value if best else None, best_std=best.user_attrs.get("std") if best else None,
+        best_trial=best.number if best else None, best_params=dict(best.params) if best else {},
+        reference_value=reference.value if reference else None,
+        complete=count(optuna.trial.TrialState.COMPLETE), pruned=count(optuna.trial.TrialState.PRUNED),
+        failed=count(optuna.trial.TrialState.FAIL), seconds=seconds)
+
+
+def format_summary(result: TuneResult) -> str:
+    """A table per pair: best ± std, the reference, trial counts, time; and where to look."""
+    lines = [f"\nproblem {result.problem} — metric: validation {result.metric}",
+             f"{'study':<32} {'best ± std':>18} {'reference':>10} {'trial':>5} {'done':>5} {'pruned':>6} "
+             f"{'failed':>6} {'time':>7}"]
+    for p in result.pairs:
+        best = f"{p.best_value:.4f} ± {p.best_std or 0:.4f}" if p.best_value is not None else "—"
+        ref = f"{p.reference_value:.4f}" if p.reference_value is not None else "—"
+        lines.append(f"{p.study_name:<32} {best:>18} {ref:>10} {str(p.best_trial):>5} {p.complete:>5} "
+                     f"{p.pruned:>6} {p.failed:>6} {p.seconds:>6.0f}s")
+    lines.append(f"Optuna storage: {result.storage}")
+    lines.append(f"MLflow: {result.tracking}, experiment '{result.experiment}' (make ui)")
+    if result.stopped_reason:
+        lines.append(f"stopped: {result.stopped_reason}")
+    if result.interrupted:
+        lines.append("interrupted: finished trials are kept; rerun the same command to continue")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""Where studies and runs live: embedded SQLite defaults under runs/, or user URLs, checked up front."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.storages import RDBStorage, RetryFailedTrialCallback
+
+from pipeline.errors import UsageError
+from tracking import Tracker, mask_credentials
+
+DEFAULT_RUNS_DIR = Path("runs")
+HEARTBEAT_SECONDS = 30
+GRACE_SECONDS = 90
+
+
+def optuna_storage(url: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> RDBStorage:
+    """An Optuna RDB storage with heartbeats: a trial of a dead worker is failed and retried once."""
+    if url is None:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{(runs_dir / 'optuna.db').resolve()}"
+    try:
+        return RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                          failed_trial_callback=RetryFailedTrialCallback(max_retry=1),
+                          engine_kwargs={"pool_pre_ping": True})
+    except Exception as exc:  # sqlalchemy raises many kinds; all mean "cannot use this storage"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = ("start PostgreSQL or check the URL" if url.startswith("postgresql")
+                else "check the URL (e.g. sqlite:///runs/optuna.db or postgresql://user@127.0.0.1:5432/db)")
+        raise UsageError(f"cannot open Optuna storage {mask_credentials(url)}: {reason[:200]}; {hint}") from None
+
+
+def tracker_for(uri: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> Tracker:
+    """The embedded MLflow store under runs_dir, or the given tracking URI (checked to answer)."""
+    tracker = Tracker.embedded(runs_dir) if uri is None else Tracker(uri)
+    try:
+        tracker.client.search_experiments(max_results=1)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"cannot reach MLflow tracking at {mask_credentials(tracker.uri)}: {reason[:200]}; "
+                         "start it with `make server` or leave TRACKING unset for the embedded store") from None
+    return tracker
+
+
+def silence_optuna() -> None:
+    """Our progress bar and summary replace Optuna's per-trial log lines."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -1,0 +1,104 @@
+"""Train one configuration with one seed: NaN guard, early stopping, per-epoch validation score."""
+from __future__ import annotations
+
+import gc
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+from pipeline.architectures import build_model, resolve
+from pipeline.errors import NonFiniteLoss
+from pipeline.seeding import seed_everything
+
+Arrays = tuple[np.ndarray, np.ndarray]
+EpochHook = Callable[[int, float], None]
+
+
+@dataclass
+class SeedRun:
+    """The outcome of training one configuration with one seed."""
+
+    seed: int
+    score: float | None  # primary metric on the validation data (best weights restored)
+    metrics: dict[str, float]  # every validation metric
+    history: dict[str, list[float]]  # per epoch: loss, val_loss, val_<metric>
+    epochs: int  # epochs actually run
+    best_epoch: int  # 1-based epoch of the lowest validation loss (the weights kept)
+    n_params: int
+    fit_seconds: float
+    model: keras.Model | None = field(default=None, repr=False)
+
+
+class _EpochMonitor(keras.callbacks.Callback):
+    """Stops on a non-finite loss; scores the validation data each epoch and calls the hook."""
+
+    def __init__(self, problem, val: Arrays | None, hook: EpochHook | None) -> None:
+        super().__init__()
+        self.problem, self.val, self.hook = problem, val, hook
+        self.curve: list[float] = []
+        self.nonfinite: str | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        for key in ("loss", "val_loss"):
+            value = logs.get(key)
+            if value is not None and not math.isfinite(value):
+                self.nonfinite = f"{key} became {value} at epoch {epoch + 1}"
+                self.model.stop_training = True
+                return
+        if self.val is None:
+            return
+        pred = self.model.predict(self.val[0], batch_size=512, verbose=0)
+        if not np.all(np.isfinite(pred)):
+            self.nonfinite = f"predictions became non-finite at epoch {epoch + 1}"
+            self.model.stop_training = True
+            return
+        value = self.problem.scores(self.val[1], pred)[self.problem.metric]
+        self.curve.append(float(value))
+        if self.hook is not None:
+            self.hook(epoch, float(value))
+
+
+def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: Arrays,
+              val: Arrays | None = None, on_epoch: EpochHook | None = None,
+              keep_model: bool = False) -> SeedRun:
+    """Build, fit and score one configuration with one seed.
+
+    With validation data: early stopping on validation loss (patience from hp, best weights
+    restored) and a validation score per epoch passed to `on_epoch` (which may raise to prune).
+    Without: a fixed number of epochs (used to refit a final model on all data).
+    Raises NonFiniteLoss when the loss or the predictions become NaN or infinite.
+    """
+    hp = resolve(hp)
+    keras.backend.clear_session(free_memory=False)
+    gc.collect()
+    seed_everything(seed)
+    model = build_model(architecture, problem, hp)
+    monitor = _EpochMonitor(problem, val, on_epoch)
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), monitor]
+    if val is not None and hp["patience"] > 0:
+        callbacks.insert(0, keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp["patience"],
+                                                          restore_best_weights=True))
+    start = time.perf_counter()
+    history = model.fit(train[0], train[1], batch_size=hp["batch_size"], epochs=hp["epochs"],
+                        validation_data=val, callbacks=callbacks, shuffle=True, verbose=0)
+    fit_seconds = time.perf_counter() - start
+    if monitor.nonfinite:
+        raise NonFiniteLoss(monitor.nonfinite)
+    curves = {key: [float(v) for v in values] for key, values in history.history.items()}
+    metrics: dict[str, float] = {}
+    score = None
+    if val is not None:
+        curves[f"val_{problem.metric}"] = monitor.curve
+        metrics = problem.evaluate(model, val[0], val[1])
+        score = float(metrics[problem.metric])
+        if not math.isfinite(score):
+            raise NonFiniteLoss(f"validation {problem.metric} is {score}")
+    val_loss = curves.get("val_loss") or curves["loss"]
+    return SeedRun(seed=seed, score=score, metrics=metrics, history=curves, epochs=len(curves["loss"]),
+                   best_epoch=int(np.argmin(val_loss)) + 1, n_params=int(model.count_params()),
+                   fit_seconds=fit_seconds, model=model if keep_model else None)

@@ -1,0 +1,55 @@
+"""Training one configuration: determinism, early stopping, the NaN guard, racing."""
+import numpy as np
+import pytest
+
+from pipeline.errors import NonFiniteLoss
+from pipeline.problems import get_problem
+from pipeline.racing import race_p_value, raced_out
+from pipeline.training import train_one
+
+
+@pytest.fixture(scope="module")
+def addition():
+    problem = get_problem("addition")
+    return problem, problem.splits(seed=0, n_train=128, n_val=64, n_test=64)
+
+
+def fit(problem, splits, seed, **hp):
+    hp = {"units": 16, "decoder_units": 16, "epochs": 2, "batch_size": 32, **hp}
+    return train_one(problem, "encoder_decoder", hp, seed, (splits.x_train, splits.y_train),
+                     (splits.x_val, splits.y_val))
+
+
+def test_same_configuration_and_seed_give_the_same_score(addition):
+    problem, splits = addition
+    a, b, c = fit(problem, splits, 7), fit(problem, splits, 7), fit(problem, splits, 8)
+    assert a.history["loss"] == b.history["loss"]
+    assert a.score == b.score
+    assert a.history["loss"] != c.history["loss"]
+
+
+def test_early_stopping_stops_and_keeps_best_epoch(addition):
+    problem, splits = addition
+    # A learning rate far too small: validation loss barely moves, so patience 1 ends training early.
+    run = fit(problem, splits, 1, epochs=30, patience=1, optimizer="sgd", learning_rate=1e-8, momentum=0.0)
+    assert run.epochs < 30
+    assert run.best_epoch == int(np.argmin(run.history["val_loss"])) + 1
+
+
+def test_exploding_configuration_raises_nonfinite():
+    problem = get_problem("damped_sine", length=10)
+    splits = problem.splits(seed=0, n_train=64, n_val=32, n_test=8)
+    hp = {"units": 32, "activation": "relu", "optimizer": "sgd", "learning_rate": 10.0, "epochs": 5,
+          "kernel_initializer": "random_uniform"}
+    with pytest.raises(NonFiniteLoss, match="non-finite|nan|inf"):
+        train_one(problem, "vanilla", hp, 0, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
+
+
+def test_racing_needs_two_seeds_and_a_consistent_gap():
+    assert raced_out([0.1], [0.9], "maximize") == (False, 1.0)  # one seed never decides
+    stop, p = raced_out([0.50, 0.52, 0.49], [0.90, 0.91, 0.92], "maximize")
+    assert stop and p < 0.05
+    assert not raced_out([0.95, 0.40], [0.90, 0.91], "maximize")[0]  # mixed evidence
+    assert not raced_out([0.92, 0.93], [0.90, 0.91], "maximize")[0]  # better, not worse
+    assert raced_out([0.3, 0.3], [0.1, 0.1], "minimize")[0]  # constant gap, minimising
+    assert race_p_value([0.5, 0.5], [0.5, 0.5], "maximize") == 1.0

@@ -1,0 +1,161 @@
+"""MLflow runs for studies, trials and seeds, through MlflowClient (explicit run ids, no global
+active-run state, so several processes can log under one parent run)."""
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+for _name in ("mlflow", "alembic", "urllib3"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
+# Run roles, stored in the "role" tag.
+STUDY, TRIAL, SEED = "study", "trial", "seed"
+_MAX_BATCH = 1000
+PIP_REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras==3.15.1", "numpy==2.4.6"]
+
+
+def mask_credentials(url: str | None) -> str | None:
+    """Hide the password of a URL such as postgresql://user:secret@host/db."""
+    if not url:
+        return url
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class Tracker:
+    """Logs to one MLflow tracking URI; `artifact_root` is used when experiments are created."""
+
+    def __init__(self, uri: str, artifact_root: str | None = None) -> None:
+        self.uri = uri
+        self.artifact_root = artifact_root
+        mlflow.set_tracking_uri(uri)
+        self.client = MlflowClient(uri)
+
+    @classmethod
+    def embedded(cls, runs_dir: Path) -> "Tracker":
+        """SQLite backend and local artifact folder under runs_dir (no server needed)."""
+        runs_dir = Path(runs_dir).resolve()
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{runs_dir / 'mlflow.db'}", (runs_dir / "mlartifacts").as_uri())
+
+    # -- experiments and runs ------------------------------------------------------------
+    def experiment_id(self, name: str) -> str:
+        """The id of experiment `name`, created (with this tracker's artifact root) if missing."""
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted":
+                self.client.restore_experiment(exp.experiment_id)
+            return exp.experiment_id
+        location = f"{self.artifact_root}/{name}" if self.artifact_root else None
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except mlflow.exceptions.MlflowException:  # created meanwhile by another worker
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def start_run(self, experiment_id: str, name: str, role: str, parent_id: str | None = None,
+                  tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> str:
+        """Create a run (nested under parent_id when given) and return its id."""
+        all_tags = {"role": role, "git_commit": git_commit(), **(tags or {})}
+        if parent_id:
+            all_tags["mlflow.parentRunId"] = parent_id
+        run = self.client.create_run(experiment_id, run_name=name,
+                                     tags={k: str(v) for k, v in all_tags.items()})
+        if params:
+            self.log_params(run.info.run_id, params)
+        return run.info.run_id
+
+    def run_exists(self, run_id: str | None) -> bool:
+        if not run_id:
+            return False
+        try:
+            return self.client.get_run(run_id).info.lifecycle_stage == "active"
+        except mlflow.exceptions.MlflowException:
+            return False
+
+    def reopen(self, run_id: str) -> None:
+        """Mark an existing run running again (a resumed study)."""
+        self.client.update_run(run_id, status="RUNNING")
+
+    def end_run(self, run_id: str, status: str = "FINISHED", tags: dict[str, Any] | None = None) -> None:
+        """Finish a run: FINISHED, FAILED or KILLED, with optional tags (e.g. the reason)."""
+        if tags:
+            self.set_tags(run_id, tags)
+        self.client.set_terminated(run_id, status=status)
+
+    def children(self, experiment_id: str, parent_id: str, role: str | None = None,
+                 status: str | None = None) -> list:
+        """Runs nested directly under parent_id."""
+        query = f"tags.mlflow.parentRunId = '{parent_id}'"
+        if role:
+            query += f" and tags.role = '{role}'"
+        if status:
+            query += f" and attributes.status = '{status}'"
+        return self.client.search_runs([experiment_id], query, max_results=50000)
+
+    # -- logging ---------------------------------------------------------------------------
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        items = [Param(str(k), str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i:i + 100])
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(str(k), str(v)[:5000]) for k, v in tags.items()])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
+        self._log_metric_items(run_id, items)
+
+    def log_curves(self, run_id: str, curves: dict[str, Iterable[float]]) -> None:
+        """Per-epoch series, logged with step = epoch (1-based)."""
+        now = int(time.time() * 1000)
+        items = [Metric(key, float(v), now, epoch)
+                 for key, values in curves.items() for epoch, v in enumerate(values, start=1)]
+        self._log_metric_items(run_id, items)
+
+    def _log_metric_items(self, run_id: str, items: list[Metric]) -> None:
+        for i in range(0, len(items), _MAX_BATCH):
+            self.client.log_batch(run_id, metrics=items[i:i + _MAX_BATCH])
+
+    def log_figure(self, run_id: str, figure, path: str) -> None:
+        self.client.log_figure(run_id, figure, path)
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self.client.log_text(run_id, text, path)
+
+    def log_dict(self, run_id: str, data: dict, path: str) -> None:
+        self.client.log_dict(run_id, data, path)
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(local_path), artifact_path)
+
+    def log_keras_model(self, run_id: str, model, name: str = "model", input_example=None) -> str:
+        """Log a Keras model (native format) in MLflow's model format; returns its models:/ URI."""
+        signature = None
+        if input_example is not None:
+            # mlflow 3.17's keras flavour fails to write input_example.json (its folder is made later):
+            # log the signature, and the example beside the model.
+            signature = infer_signature(input_example, model.predict(input_example, verbose=0))
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.keras.log_model(model, name=name, pip_requirements=PIP_REQUIREMENTS, signature=signature)
+        if input_example is not None:
+            self.log_dict(run_id, {"inputs": input_example.tolist()}, f"{name}_input_example.json")
+        self.client.update_run(run_id, status="RUNNING")
+        return info.model_uri
