@@ -14,12 +14,17 @@ TRACKING ?=
 SPACE ?=
 DATA ?=
 TAG ?=
+REPORT ?= 1
+TOP_K ?=
+REPEATS ?=
+INPUT ?=
+INPUT_FILE ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
 opt = $(if $(2),$(1) $(2))
 
-.PHONY: venv test tune reproduce ui clean
+.PHONY: venv test tune report predict reproduce ui clean
 
 venv: $(STAMP)
 
@@ -36,7 +41,16 @@ test: $(STAMP)
 tune: $(STAMP)
 	$(PY) -m pipeline.cli tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
-		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d))
+		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
+		$(if $(filter 0 no false,$(REPORT)),--no-report) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS))
+
+report: $(STAMP)
+	$(PY) -m pipeline.cli report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
+		$(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING))
+
+predict: $(STAMP)
+	$(PY) -m pipeline.cli predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
+		$(call opt,--input-file,$(INPUT_FILE)) $(call opt,--tracking,$(TRACKING))
 
 reproduce: $(STAMP)
 	$(PY) -m pipeline.cli reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d))

@@ -45,6 +45,28 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--tag", help="suffix for study names, to start separate studies")
     tune.add_argument("--no-progress", action="store_true")
 
+    tune.add_argument("--no-report", action="store_true", help="do not run the report stage at the end")
+    tune.add_argument("--report-seeds", type=int, default=10, help="seeds per candidate in the final report")
+    tune.add_argument("--top-k", type=int, default=3, help="candidates in the final report")
+
+    report = sub.add_parser("report", help="re-evaluate the best trials, pick a winner, register it")
+    report.add_argument("--problem", required=True)
+    report.add_argument("--top-k", type=int, default=5, help="best trials across studies (default 5)")
+    report.add_argument("--repeats", type=int, default=30, help="seeds per candidate (default 30)")
+    report.add_argument("--storage")
+    report.add_argument("--tracking")
+    report.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    report.add_argument("--no-register", action="store_true")
+    report.add_argument("--no-progress", action="store_true")
+
+    pred = sub.add_parser("predict", help="decode predictions of the registered champion for raw inputs")
+    pred.add_argument("--problem", required=True)
+    pred.add_argument("--input", action="append", help="a raw input, e.g. ' 9+6+9' (repeatable)")
+    pred.add_argument("--input-file", help="a CSV of inputs (column 'input' or the first column)")
+    pred.add_argument("--alias", default="champion")
+    pred.add_argument("--tracking")
+    pred.add_argument("--runs-dir", type=Path, default=Path("runs"))
+
     rep = sub.add_parser("reproduce", help="train the book's reference configuration over seeds")
     rep.add_argument("--problem", required=True, help="problem name, or 'all'")
     rep.add_argument("--seeds", type=int, default=5)
@@ -62,7 +84,30 @@ def run(args: argparse.Namespace) -> int:
             study_seed=args.study_seed, data=_key_values(args.data), data_seed=args.data_seed,
             pruner=args.pruner, tag=args.tag, runs_dir=args.runs_dir, progress=not args.no_progress))
         print(format_summary(result))
-        return 130 if result.interrupted else 0
+        if result.interrupted:
+            return 130
+        if not args.no_report:
+            from pipeline.stages.report import ReportSettings, format_result, report
+
+            print(format_result(report(ReportSettings(
+                problem=args.problem, top_k=args.top_k, repeats=args.report_seeds, storage=args.storage,
+                tracking=args.tracking, runs_dir=args.runs_dir, progress=not args.no_progress))))
+        return 0
+    if args.command == "report":
+        from pipeline.stages.report import ReportSettings, format_result, report
+
+        print(format_result(report(ReportSettings(
+            problem=args.problem, top_k=args.top_k, repeats=args.repeats, storage=args.storage,
+            tracking=args.tracking, runs_dir=args.runs_dir, register=not args.no_register,
+            progress=not args.no_progress))))
+        return 0
+    if args.command == "predict":
+        from pipeline.stages.predict import predict, read_inputs
+
+        for raw, out in predict(args.problem, read_inputs(args.input, args.input_file), args.alias,
+                                args.tracking, args.runs_dir):
+            print(f"{raw!r} -> {out}")
+        return 0
     if args.command == "reproduce":
         from pipeline.stages.reproduce import format_table, reproduce
 

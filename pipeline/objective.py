@@ -74,6 +74,7 @@ class Objective:
         run_id = ctx.tracker.start_run(ctx.experiment_id, f"trial-{trial.number}", TRIAL, ctx.parent_run_id,
                                        tags=tags, params=hp)
         trial.set_user_attr("mlflow_run_id", run_id)
+        trial.set_user_attr("hp", hp)
         runs: list[SeedRun] = []
         start = time.perf_counter()
         try:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -33,3 +35,42 @@ def learning_curves(histories: Sequence[dict[str, list[float]]], title: str = ""
 
 def close(fig: Figure) -> None:
     plt.close(fig)
+
+
+def score_boxplot(scores: dict[str, Sequence[float]], metric: str, direction: str) -> Figure:
+    """Box-and-whisker plots of candidates' test scores side by side (seeds as dots)."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(scores)), 4), dpi=100)
+    names = list(scores)
+    ax.boxplot([scores[n] for n in names], showmeans=True)
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=20, ha="right")
+    for i, name in enumerate(names, start=1):
+        ax.scatter(np.full(len(scores[name]), i) + np.linspace(-0.12, 0.12, len(scores[name])), scores[name],
+                   s=8, alpha=0.5, color="grey")
+    ax.set_ylabel(f"test {metric} ({'higher' if direction == 'maximize' else 'lower'} is better)")
+    ax.set_title("candidates' test scores over seeds")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def study_plots(study) -> dict[str, Figure]:
+    """Optuna's optimization history and (with 2+ complete trials) hyperparameter importances."""
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    figures = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        figures["history"] = ovm.plot_optimization_history(study).figure
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if len(complete) >= 2 and any(len({str(t.params.get(k)) for t in complete}) > 1 for k in complete[0].params):
+            try:
+                figures["importances"] = ovm.plot_param_importances(study).figure
+            except (RuntimeError, ValueError):
+                pass
+    for fig in figures.values():
+        fig.set_size_inches(6, 4)
+        fig.tight_layout()
+    return figures

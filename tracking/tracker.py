@@ -7,7 +7,8 @@ import re
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
@@ -153,9 +154,15 @@ class Tracker:
             # mlflow 3.17's keras flavour fails to write input_example.json (its folder is made later):
             # log the signature, and the example beside the model.
             signature = infer_signature(input_example, model.predict(input_example, verbose=0))
-        with mlflow.start_run(run_id=run_id):
+        with self.active(run_id):
             info = mlflow.keras.log_model(model, name=name, pip_requirements=PIP_REQUIREMENTS, signature=signature)
         if input_example is not None:
             self.log_dict(run_id, {"inputs": input_example.tolist()}, f"{name}_input_example.json")
-        self.client.update_run(run_id, status="RUNNING")
         return info.model_uri
+
+    @contextmanager
+    def active(self, run_id: str) -> Iterator[None]:
+        """Make run_id MLflow's active run for a fluent call (log_model); it stays RUNNING after."""
+        with mlflow.start_run(run_id=run_id):
+            yield
+        self.reopen(run_id)

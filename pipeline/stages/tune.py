@@ -76,6 +76,11 @@ def study_seeds(study_seed: int, n: int) -> list[int]:
     return [study_seed * 1000 + i for i in range(n)]
 
 
+def reference_config(problem: str, space) -> dict[str, Any]:
+    """The full hyperparameters of the book's configuration as this space's study trains it."""
+    return {**pairs.reference_hp(problem), **space.fixed(), **reference_params(problem, space)}
+
+
 def reference_params(problem: str, space) -> dict[str, Any]:
     """The book's configuration as values of this space's searched keys (clamped into ranges)."""
     params = {}
@@ -132,6 +137,9 @@ def tune(settings: TuneSettings) -> TuneResult:
                                                constant_liar=True),
             pruner=make_pruner(settings.pruner, max_epochs))
         _check_or_set_fingerprint(study, fingerprint)
+        study.set_user_attr("problem", problem.name)
+        study.set_user_attr("architecture", arch)
+        study.set_user_attr("data", {"params": problem.params, "sizes": sizes, "seed": settings.data_seed})
         parent = _parent_run(study, tracker, experiment_id, name,
                              tags={"problem": problem.name, "architecture": arch, "study": name, **data_tags},
                              params={"seeds": seeds, "space": space.source, "space_fingerprint": space.fingerprint(),

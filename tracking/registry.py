@@ -1,0 +1,72 @@
+"""MLflow Model Registry: versions of `lstm-<problem>` and the champion / challenger / previous aliases."""
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+
+
+def model_name(problem: str) -> str:
+    return f"lstm-{problem}"
+
+
+class Registry:
+    """Registered versions and aliases of one tracking server (a Tracker's client)."""
+
+    def __init__(self, tracker) -> None:
+        self.client = tracker.client
+
+    def register(self, name: str, model_uri: str, run_id: str, tags: dict[str, Any]) -> ModelVersion:
+        """A new version of `name` from a logged model, tagged (study, trial, scores, report run)."""
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name, description="LSTM tuned and finalized by lstm-tune")
+        version = self.client.create_model_version(name, model_uri, run_id=run_id,
+                                                   tags={k: str(v)[:5000] for k, v in tags.items()})
+        return version
+
+    def alias(self, name: str, alias: str) -> ModelVersion | None:
+        """The version an alias points at, or None."""
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+
+    def set_alias(self, name: str, alias: str, version: str | int) -> None:
+        self.client.set_registered_model_alias(name, alias, str(version))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        try:
+            self.client.delete_registered_model_alias(name, alias)
+        except MlflowException:
+            pass
+
+    def promote(self, name: str, version: str | int) -> None:
+        """Make `version` the champion; the old champion becomes `previous` (one-command rollback)."""
+        old = self.alias(name, CHAMPION)
+        if old is not None and str(old.version) != str(version):
+            self.set_alias(name, PREVIOUS, old.version)
+        self.set_alias(name, CHAMPION, version)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """All versions, newest first, each with its aliases filled in."""
+        try:
+            found = self.client.search_model_versions(f"name = '{name}'")
+        except MlflowException:
+            return []
+        full = [self.client.get_model_version(name, v.version) for v in found]
+        return sorted(full, key=lambda v: int(v.version), reverse=True)
+
+    def set_version_tags(self, name: str, version: str | int, tags: dict[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, str(version), key, str(value)[:5000])
+
+
+def load_model(uri: str):
+    """Load a registered model (pyfunc) by URI, e.g. models:/lstm-addition@champion."""
+    return mlflow.pyfunc.load_model(uri)
