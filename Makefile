@@ -24,7 +24,7 @@ PORT ?= 5000
 
 opt = $(if $(2),$(1) $(2))
 
-.PHONY: venv test tune report predict reproduce ui clean
+.PHONY: venv test tune report predict retune schedule rollback history reproduce ui clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,16 @@ report: $(STAMP)
 predict: $(STAMP)
 	$(PY) -m pipeline.cli predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
 		$(call opt,--input-file,$(INPUT_FILE)) $(call opt,--tracking,$(TRACKING))
+
+retune: $(STAMP)
+	$(PY) -m pipeline.cli retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \
+		$(call opt,--repeats,$(REPEATS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING))
+
+schedule: $(STAMP)
+	$(PY) -m pipeline.cli schedule --problem $(PROBLEM) --every '$(or $(EVERY),weekly)' $(if $(DATA),--data '$(DATA)')
+
+rollback history: $(STAMP)
+	$(PY) -m pipeline.cli $@ --problem $(PROBLEM) $(call opt,--tracking,$(TRACKING))
 
 reproduce: $(STAMP)
 	$(PY) -m pipeline.cli reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d))

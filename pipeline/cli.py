@@ -67,6 +67,30 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--tracking")
     pred.add_argument("--runs-dir", type=Path, default=Path("runs"))
 
+    retune = sub.add_parser("retune", help="unattended update: new data, candidates, promote only on evidence")
+    retune.add_argument("--problem", required=True)
+    retune.add_argument("--data", action="append", metavar="KEY=VALUE", help="csv: path=<newer file>")
+    retune.add_argument("--data-seed", type=int, help="synthetic problems: the new data's seed")
+    retune.add_argument("--repeats", type=int, default=10, help="seeds per candidate (default 10)")
+    retune.add_argument("--extra-epochs", type=int, default=5)
+    retune.add_argument("--trials", type=int, default=4, help="trials of the warm-started study (0 = skip)")
+    retune.add_argument("--storage")
+    retune.add_argument("--tracking")
+    retune.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    retune.add_argument("--no-progress", action="store_true")
+
+    sched = sub.add_parser("schedule", help="print a crontab line and systemd units for a scheduled retune")
+    sched.add_argument("--problem", required=True)
+    sched.add_argument("--every", default="weekly", help="hourly, daily, weekly or a cron expression")
+    sched.add_argument("--data", help="DATA for the retune, e.g. path=/data/latest.csv")
+
+    for name, text in (("rollback", "make the previous champion the champion again"),
+                       ("history", "registry versions, aliases, scores and retune decisions")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--problem", required=True)
+        cmd.add_argument("--tracking")
+        cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
+
     rep = sub.add_parser("reproduce", help="train the book's reference configuration over seeds")
     rep.add_argument("--problem", required=True, help="problem name, or 'all'")
     rep.add_argument("--seeds", type=int, default=5)
@@ -107,6 +131,25 @@ def run(args: argparse.Namespace) -> int:
         for raw, out in predict(args.problem, read_inputs(args.input, args.input_file), args.alias,
                                 args.tracking, args.runs_dir):
             print(f"{raw!r} -> {out}")
+        return 0
+    if args.command == "retune":
+        from pipeline.stages.retune import RetuneSettings, retune
+
+        result = retune(RetuneSettings(
+            problem=args.problem, data=_key_values(args.data), data_seed=args.data_seed, repeats=args.repeats,
+            extra_epochs=args.extra_epochs, trials=args.trials, storage=args.storage, tracking=args.tracking,
+            runs_dir=args.runs_dir, progress=not args.no_progress))
+        print(result.decision)
+        return 0
+    if args.command == "schedule":
+        from pipeline.stages.schedule import schedule
+
+        print(schedule(args.problem, args.every, Path.cwd(), args.data))
+        return 0
+    if args.command in ("rollback", "history"):
+        from pipeline.stages import retune as stage
+
+        print(getattr(stage, args.command)(args.problem, args.tracking, args.runs_dir))
         return 0
     if args.command == "reproduce":
         from pipeline.stages.reproduce import format_table, reproduce

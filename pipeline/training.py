@@ -65,12 +65,13 @@ class _EpochMonitor(keras.callbacks.Callback):
 
 def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: Arrays,
               val: Arrays | None = None, on_epoch: EpochHook | None = None,
-              keep_model: bool = False) -> SeedRun:
+              keep_model: bool = False, initial_weights: list[np.ndarray] | None = None) -> SeedRun:
     """Build, fit and score one configuration with one seed.
 
     With validation data: early stopping on validation loss (patience from hp, best weights
     restored) and a validation score per epoch passed to `on_epoch` (which may raise to prune).
     Without: a fixed number of epochs (used to refit a final model on all data).
+    `initial_weights` (from a model of the same configuration) continues training it.
     Raises NonFiniteLoss when the loss or the predictions become NaN or infinite.
     """
     hp = resolve(hp)
@@ -78,6 +79,8 @@ def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: 
     gc.collect()
     seed_everything(seed)
     model = build_model(architecture, problem, hp)
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
     monitor = _EpochMonitor(problem, val, on_epoch)
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), monitor]
     if val is not None and hp["patience"] > 0:

@@ -58,3 +58,12 @@ def log_problem_model(tracker, run_id: str, keras_model, problem_state: dict[str
                 signature=infer_signature(example, outputs), input_example=example,
                 pip_requirements=PIP_REQUIREMENTS + ["lstm-tune"])
     return info.model_uri
+
+
+def load_parts(model_uri: str) -> tuple[Any, dict[str, Any]]:
+    """The Keras model (safe mode) and the problem state of a packaged model, e.g. models:/name@champion."""
+    import keras
+
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    keras_model = keras.saving.load_model(local / "artifacts" / "model.keras", safe_mode=True)
+    return keras_model, json.loads((local / "artifacts" / "problem.json").read_text())

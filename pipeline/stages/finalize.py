@@ -44,7 +44,7 @@ def config_key(architecture: str, hp: dict[str, Any]) -> str:
     return json.dumps([architecture, hp], sort_keys=True, default=str)
 
 
-def finalize(problem: Problem, splits: Splits, winner: "Candidate", comparison, seeds: list[int], tracker,
+def finalize(problem: Problem, splits: Splits, data_spec: dict[str, Any], winner: "Candidate", comparison, seeds: list[int], tracker,
              experiment_id: str, parent_run_id: str, alpha: float = 0.05) -> Finalized:
     """Refit on all non-test data for the median best epoch of the winner's seeds; register."""
     epochs = max(1, int(np.median([r.best_epoch for r in winner.runs])))
@@ -72,7 +72,7 @@ def finalize(problem: Problem, splits: Splits, winner: "Candidate", comparison, 
             "config": config_key(winner.architecture, winner.hp), "metric": problem.metric,
             "direction": problem.direction, "test_scores": json.dumps(scores), "seeds": json.dumps(seeds),
             "test_mean": float(np.mean(scores)), "test_std": float(np.std(scores, ddof=1)),
-            "report_run": parent_run_id, "rule": comparison.rule}
+            "report_run": parent_run_id, "rule": comparison.rule, "data": json.dumps(data_spec, default=str)}
     version = registry.register(name, uri, final_run, tags)
     if champion is None:
         registry.promote(name, version.version)

@@ -112,7 +112,7 @@ def select_candidates(problem: Problem, studies: list[optuna.Study], top_k: int)
     return candidates
 
 
-def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.Study]]:
+def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.Study], dict[str, Any]]:
     """The problem and data the studies were tuned on, and the studies; a clear error if none."""
     storage = optuna_storage(settings.storage, settings.runs_dir)
     get_problem(settings.problem)  # unknown problem -> clear error before anything else
@@ -122,7 +122,7 @@ def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.S
                          f"run `make tune PROBLEM={settings.problem}` first")
     data = studies[0].user_attrs["data"]
     problem = get_problem(settings.problem, **data["params"])
-    return problem, problem.splits(seed=data["seed"], **data["sizes"]), studies
+    return problem, problem.splits(seed=data["seed"], **data["sizes"]), studies, data
 
 
 def evaluate_candidates(problem: Problem, splits: Splits, candidates: list[Candidate], seeds: list[int],
@@ -145,7 +145,7 @@ def evaluate_candidates(problem: Problem, splits: Splits, candidates: list[Candi
 def report(settings: ReportSettings) -> ReportResult:
     if settings.top_k < 1 or settings.repeats < 2:
         raise UsageError("TOP_K must be at least 1 and REPEATS at least 2")
-    problem, splits, studies = load_tuned(settings)
+    problem, splits, studies, data_spec = load_tuned(settings)
     tracker = tracker_for(settings.tracking, settings.runs_dir)
     silence_optuna()
     candidates = select_candidates(problem, studies, settings.top_k)
@@ -167,8 +167,8 @@ def report(settings: ReportSettings) -> ReportResult:
     sections = _sections(problem, candidates, comparison, studies)
     finalized = None
     if settings.register:
-        finalized = finalize(problem, splits, winner, comparison, seeds, tracker, experiment_id, run_id,
-                             alpha=settings.alpha)
+        finalized = finalize(problem, splits, data_spec, winner, comparison, seeds, tracker, experiment_id,
+                             run_id, alpha=settings.alpha)
         sections.append(_registry_section(finalized))
     out_dir = settings.out_dir / problem.name
     html_path, md_path = write_report(out_dir, problem.name, sections)
