@@ -8,6 +8,7 @@ PROBLEM ?= addition
 ARCH ?= all
 TRIALS ?= 20
 SEEDS ?=
+WORKERS ?=
 TIMEOUT ?= 600
 STORAGE ?=
 TRACKING ?=
@@ -40,7 +41,7 @@ test: $(STAMP)
 
 tune: $(STAMP)
 	$(PY) -m pipeline.cli tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
-		$(call opt,--seeds,$(SEEDS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
+		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(if $(filter 0 no false,$(REPORT)),--no-report) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS))
 

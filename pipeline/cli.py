@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--trials", type=int, default=20, help="new trials per study (default 20)")
     tune.add_argument("--seeds", type=int, default=3, help="training seeds per trial (default 3)")
     tune.add_argument("--timeout", type=float, default=600, help="seconds for the whole run, 0 = none (default 600)")
+    tune.add_argument("--workers", type=int, default=1, help="local worker processes per study (default 1)")
     tune.add_argument("--storage", help="Optuna storage URL (default: sqlite under runs/)")
     tune.add_argument("--tracking", help="MLflow tracking URI (default: sqlite under runs/)")
     tune.add_argument("--space", help="your own search-space YAML file")
@@ -106,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
             problem=args.problem, architectures=args.arch, trials=args.trials, seeds=args.seeds,
             timeout=args.timeout or None, storage=args.storage, tracking=args.tracking, space=args.space,
             study_seed=args.study_seed, data=_key_values(args.data), data_seed=args.data_seed,
-            pruner=args.pruner, tag=args.tag, runs_dir=args.runs_dir, progress=not args.no_progress))
+            pruner=args.pruner, tag=args.tag, runs_dir=args.runs_dir, progress=not args.no_progress,
+            workers=args.workers))
         print(format_summary(result))
         if result.interrupted:
             return 130
@@ -170,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lstm-tune: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # an unattended job needs one line and a non-zero exit
+        if os.environ.get("LSTM_TUNE_DEBUG"):
+            raise
+        print(f"lstm-tune: failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(set LSTM_TUNE_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

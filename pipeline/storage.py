@@ -1,6 +1,7 @@
 """Where studies and runs live: embedded SQLite defaults under runs/, or user URLs, checked up front."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import optuna
@@ -10,8 +11,9 @@ from pipeline.errors import UsageError
 from tracking import Tracker, mask_credentials
 
 DEFAULT_RUNS_DIR = Path("runs")
-HEARTBEAT_SECONDS = 30
-GRACE_SECONDS = 90
+# A worker's running trial sends a heartbeat; one silent for the grace period is failed and retried.
+HEARTBEAT_SECONDS = int(os.environ.get("LSTM_TUNE_HEARTBEAT", "30"))
+GRACE_SECONDS = int(os.environ.get("LSTM_TUNE_GRACE", str(3 * HEARTBEAT_SECONDS)))
 
 
 def optuna_storage(url: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> RDBStorage:

@@ -1,10 +1,11 @@
 """Tune stage: one Optuna study per architecture/problem pair, every trial over several seeds."""
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tracking.tracker import STUDY, TRIAL, mask_credentials
 
 SIZE_KEYS = ("n_train", "n_val", "n_test")
 MAX_ERRORS_IN_A_ROW = 3
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 
 
 @dataclass
@@ -39,6 +41,7 @@ class TuneSettings:
     pruner: str = "median"  # median | none
     racing_alpha: float = 0.05
     tag: str | None = None  # appended to study names, to keep separate studies of the same pair
+    workers: int = 1  # local worker processes sharing each study
     runs_dir: Path = DEFAULT_RUNS_DIR
     progress: bool = True
 
@@ -103,72 +106,149 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     raise UsageError(f"unknown pruner '{name}'; choose one of: median, none")
 
 
-def tune(settings: TuneSettings) -> TuneResult:
-    """Run (or continue) one study per architecture of the problem; return a summary."""
-    if settings.trials < 1 or settings.seeds < 1:
-        raise UsageError("TRIALS and SEEDS must be at least 1")
+@dataclass
+class _Session:
+    """What every study of one invocation shares; built once per process (launcher or worker)."""
+
+    settings: TuneSettings
+    problem: Any
+    sizes: dict[str, int]
+    architectures: list[str]
+    spaces: dict[str, Any]
+    storage: Any
+    tracker: Any
+    splits: Any
+    experiment: str
+    experiment_id: str
+    seeds: list[int]
+    data_tags: dict[str, Any]
+
+
+def _session(settings: TuneSettings) -> _Session:
+    """Validate every input first (nothing is written on bad input), then open stores and data."""
+    if settings.trials < 1 or settings.seeds < 1 or settings.workers < 1:
+        raise UsageError("TRIALS, SEEDS and WORKERS must be at least 1")
     sizes = {k: int(v) for k, v in settings.data.items() if k in SIZE_KEYS}
     problem = get_problem(settings.problem, **{k: v for k, v in settings.data.items() if k not in SIZE_KEYS})
     architectures = pairs.resolve_architectures(problem.name, settings.architectures)
     spaces = {arch: load_space(arch, problem.name, settings.space) for arch in architectures}
+    make_pruner(settings.pruner, 1)
     storage = optuna_storage(settings.storage, settings.runs_dir)
     tracker = tracker_for(settings.tracking, settings.runs_dir)
     silence_optuna()
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
     splits = problem.splits(seed=settings.data_seed, **sizes)
     experiment = f"lstm-{problem.name}"
-    experiment_id = tracker.experiment_id(experiment)
-    seeds = study_seeds(settings.study_seed, settings.seeds)
     data_tags = {f"data.{k}": v for k, v in problem.describe().items()} | {
         "data.seed": settings.data_seed, "data.n_train": len(splits.x_train), "data.n_val": len(splits.x_val)}
-    result = TuneResult(problem.name, problem.metric, experiment, mask_credentials(storage.url), tracker.uri, [])
-    deadline = time.monotonic() + settings.timeout if settings.timeout else None
+    return _Session(settings, problem, sizes, architectures, spaces, storage, tracker, splits, experiment,
+                    tracker.experiment_id(experiment), study_seeds(settings.study_seed, settings.seeds), data_tags)
 
-    for index, arch in enumerate(architectures):
-        space = spaces[arch]
-        name = f"{problem.name}-{arch}" + (f"-{settings.tag}" if settings.tag else "")
-        fingerprint = {"seeds": seeds, "data": {k: str(v) for k, v in data_tags.items()},
-                       "space": space.fingerprint(), "direction": problem.direction}
-        max_epochs = int(space.max_value("epochs"))
-        study = optuna.create_study(
-            study_name=name, storage=storage, direction=problem.direction, load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=settings.study_seed, n_startup_trials=5, multivariate=True,
-                                               constant_liar=True),
-            pruner=make_pruner(settings.pruner, max_epochs))
-        _check_or_set_fingerprint(study, fingerprint)
-        study.set_user_attr("problem", problem.name)
-        study.set_user_attr("architecture", arch)
-        study.set_user_attr("data", {"params": problem.params, "sizes": sizes, "seed": settings.data_seed})
-        parent = _parent_run(study, tracker, experiment_id, name,
-                             tags={"problem": problem.name, "architecture": arch, "study": name, **data_tags},
-                             params={"seeds": seeds, "space": space.source, "space_fingerprint": space.fingerprint(),
-                                     "storage": mask_credentials(storage.url), "metric": problem.metric,
-                                     "direction": problem.direction})
-        _close_stale_runs(study, tracker, experiment_id, parent)
-        if not study.trials:
-            study.enqueue_trial(reference_params(problem.name, space), user_attrs={"reference": True})
-        ctx = StudyContext(problem, splits, arch, space, seeds, tracker, experiment_id, parent, name,
-                           settings.racing_alpha, tags={"problem": problem.name, "architecture": arch})
+
+def _open_study(s: _Session, arch: str) -> tuple[optuna.Study, StudyContext]:
+    """Create or load the pair's study, its parent run and its reference trial (idempotent)."""
+    settings, problem, space = s.settings, s.problem, s.spaces[arch]
+    name = f"{problem.name}-{arch}" + (f"-{settings.tag}" if settings.tag else "")
+    study = optuna.create_study(
+        study_name=name, storage=s.storage, direction=problem.direction, load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=settings.study_seed, n_startup_trials=5, multivariate=True,
+                                           constant_liar=True),
+        pruner=make_pruner(settings.pruner, int(space.max_value("epochs"))))
+    _check_or_set_fingerprint(study, {"seeds": s.seeds, "data": {k: str(v) for k, v in s.data_tags.items()},
+                                      "space": space.fingerprint(), "direction": problem.direction})
+    for key, value in (("problem", problem.name), ("architecture", arch),
+                       ("data", {"params": problem.params, "sizes": s.sizes, "seed": settings.data_seed})):
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+    parent = _parent_run(study, s.tracker, s.experiment_id, name,
+                         tags={"problem": problem.name, "architecture": arch, "study": name, **s.data_tags},
+                         params={"seeds": s.seeds, "space": space.source, "space_fingerprint": space.fingerprint(),
+                                 "storage": mask_credentials(s.storage.url), "metric": problem.metric,
+                                 "direction": problem.direction})
+    optuna.storages.fail_stale_trials(study)
+    _close_stale_runs(study, s.tracker, s.experiment_id, parent)
+    if not study.trials:
+        study.enqueue_trial(reference_params(problem.name, space), user_attrs={"reference": True})
+    ctx = StudyContext(problem, s.splits, arch, space, s.seeds, s.tracker, s.experiment_id, parent, name,
+                       settings.racing_alpha, tags={"problem": problem.name, "architecture": arch})
+    return study, ctx
+
+
+def _finished(study: optuna.Study, running: bool = False) -> int:
+    states = FINISHED + ((optuna.trial.TrialState.RUNNING,) if running else ())
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def tune(settings: TuneSettings) -> TuneResult:
+    """Run (or continue) one study per architecture of the problem; return a summary."""
+    s = _session(settings)
+    result = TuneResult(s.problem.name, s.problem.metric, s.experiment, mask_credentials(s.storage.url),
+                        mask_credentials(s.tracker.uri), [])
+    deadline = time.monotonic() + settings.timeout if settings.timeout else None
+    for index, arch in enumerate(s.architectures):
+        study, ctx = _open_study(s, arch)
         timeout = None
         if deadline is not None:
-            timeout = max(1.0, (deadline - time.monotonic()) / (len(architectures) - index))
+            timeout = max(1.0, (deadline - time.monotonic()) / (len(s.architectures) - index))
         start = time.perf_counter()
-        progress = _Progress(name, settings.trials, problem.direction, settings.progress)
+        progress = _Progress(study.study_name, settings.trials, settings.progress)
         try:
-            study.optimize(Objective(ctx), n_trials=settings.trials, timeout=timeout, callbacks=[progress],
-                           catch=(Exception,), gc_after_trial=False)
+            if settings.workers == 1:
+                study.optimize(Objective(ctx), n_trials=settings.trials, timeout=timeout, callbacks=[progress],
+                               catch=(Exception,), gc_after_trial=False)
+            else:
+                _run_workers(settings, arch, _finished(study) + settings.trials, timeout, study, progress)
         except KeyboardInterrupt:
             result.interrupted = True
         finally:
             progress.close()
-            tracker.end_run(parent, "KILLED" if result.interrupted else "FINISHED")
+            s.tracker.end_run(ctx.parent_run_id, "KILLED" if result.interrupted else "FINISHED")
         result.pairs.append(_pair_result(study, arch, time.perf_counter() - start))
         if progress.stopped_reason:
             result.stopped_reason = progress.stopped_reason
         if result.interrupted:
             break
     return result
+
+
+def _run_workers(settings: TuneSettings, arch: str, target: int, timeout: float | None, study: optuna.Study,
+                 progress: "_Progress") -> None:
+    """Start `workers` processes on the study until `target` trials have finished; show progress."""
+    context = multiprocessing.get_context("spawn")
+    worker_settings = replace(settings, architectures=arch, workers=1, progress=False)
+    procs = [context.Process(target=_worker_main, args=(worker_settings, arch, target, timeout), daemon=False)
+             for _ in range(settings.workers)]
+    for proc in procs:
+        proc.start()
+    try:
+        seen = _finished(study)
+        while any(p.is_alive() for p in procs):
+            time.sleep(1.0)
+            trials = study.get_trials(deepcopy=False, states=FINISHED)
+            for trial in sorted(trials, key=lambda t: t.number)[seen:]:
+                progress(study, trial)
+            seen = len(trials)
+    finally:
+        for proc in procs:
+            proc.join()
+    failed = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+    if failed:
+        progress.bar.write(f"  {len(failed)} worker(s) exited with codes {failed}; their trials are retried "
+                           "on the next run")
+
+
+def _worker_main(settings: TuneSettings, arch: str, target: int, timeout: float | None) -> None:
+    """One worker process: trials on the shared study until `target` have finished (or are running)."""
+    s = _session(settings)
+    study, ctx = _open_study(s, arch)
+    stop = optuna.study.MaxTrialsCallback(target, states=FINISHED + (optuna.trial.TrialState.RUNNING,))
+    if _finished(study, running=True) >= target:
+        return
+    try:
+        study.optimize(Objective(ctx), n_trials=None, timeout=timeout, callbacks=[stop], catch=(Exception,),
+                       gc_after_trial=False)
+    except KeyboardInterrupt:
+        pass
 
 
 def _check_or_set_fingerprint(study: optuna.Study, fingerprint: dict[str, Any]) -> None:
@@ -209,7 +289,7 @@ def _close_stale_runs(study, tracker, experiment_id: str, parent: str) -> None:
 class _Progress:
     """Optuna callback: a bar over trials with the best value; one line per failure."""
 
-    def __init__(self, name: str, total: int, direction: str, enabled: bool) -> None:
+    def __init__(self, name: str, total: int, enabled: bool) -> None:
         self.bar = tqdm(total=total, desc=name, unit="trial", disable=not enabled, file=sys.stderr,
                         dynamic_ncols=True, leave=True)
         self.errors_in_a_row = 0
@@ -233,7 +313,10 @@ class _Progress:
             self.errors_in_a_row = self.errors_in_a_row + 1 if trial.user_attrs.get("fail_kind") == "error" else 0
             if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
                 self.stopped_reason = f"{MAX_ERRORS_IN_A_ROW} trials in a row failed with errors; last: {reason}"
-                study.stop()
+                try:
+                    study.stop()
+                except RuntimeError:  # called from the launcher's poll loop, outside optimize()
+                    pass
         else:
             self.errors_in_a_row = 0
 
