@@ -27,7 +27,7 @@ def test_problem_overrides_apply():
     ("params: {units: {type: integer, low: 1, high: 8}}", "type must be one of int, float, categorical"),
     ("params: {optimizer: {type: categorical, choices: []}}", "choices must be a non-empty list"),
     ("params: {optimizer: {type: categorical, choices: [adam, nadam]}}", "value 'nadam' is not allowed"),
-    ("params: {learning_rate: {type: float, low: 0, high: 0.1, log: true}}", "log scale needs low > 0"),
+    ("params: {dropout: {type: float, low: 0, high: 0.5, log: true}}", "log scale needs low > 0"),
     ("params: {units: {type: int, low: a, high: 8}}", "units"),
     ("params: {units: {type: int, low: 1, high: 8, scale: 2}}", "unknown key scale"),
     ("paramz: {}", "unknown key paramz"),

@@ -27,4 +27,11 @@ def get_problem(name: str, **params) -> Problem:
     return cls(**params)
 
 
-__all__ = ["PROBLEMS", "Problem", "Splits", "get_problem"]
+def problem_from_state(state: dict) -> Problem:
+    """Rebuild a problem (with its fitted preprocessing) from Problem.state()."""
+    if state.get("name") not in PROBLEMS:
+        raise UsageError(f"unknown problem in saved state: {state.get('name')!r}")
+    return PROBLEMS[state["name"]].from_state(state)
+
+
+__all__ = ["PROBLEMS", "Problem", "Splits", "get_problem", "problem_from_state"]

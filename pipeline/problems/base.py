@@ -1,6 +1,7 @@
 """The Problem interface: a seeded data source with its shapes, loss, metrics and decoder."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -118,6 +119,32 @@ class Problem:
         """Data parameters, for tags and reproduction."""
         return {"problem": self.name, **self.params}
 
+    def state(self) -> dict[str, Any]:
+        """Everything needed to rebuild this problem's encoders and decoders (JSON-serialisable)."""
+        return {"name": self.name, "params": dict(self.params)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "Problem":
+        return cls(**state["params"])
+
+    def encode_x(self, raw: list[str]) -> np.ndarray:
+        """Raw inputs (JSON lists of numbers, or of symbol indices for one-hot inputs) -> model input."""
+        rows = []
+        for item in raw:
+            try:
+                arr = np.asarray(json.loads(item) if isinstance(item, str) else item, dtype=np.float32)
+            except (ValueError, TypeError):
+                raise UsageError(f"problem '{self.name}': input {item!r} is not a JSON list of numbers") from None
+            if arr.size == int(np.prod(self.input_shape)):
+                rows.append(arr.reshape(self.input_shape))
+            elif arr.size == int(np.prod(self.input_shape[:-1])) and np.all(arr == np.round(arr)) and \
+                    arr.min() >= 0 and arr.max() < self.input_shape[-1]:
+                rows.append(one_hot(arr.astype(int).reshape(self.input_shape[:-1]), self.input_shape[-1]))
+            else:
+                raise UsageError(f"problem '{self.name}': input {item!r} has {arr.size} values; expected "
+                                 f"{int(np.prod(self.input_shape))} numbers (shape {self.input_shape})")
+        return np.stack(rows).astype(self.input_dtype)
+
 
 def _parse_like(key: str, value: str, default: Any, problem: str) -> Any:
     """Parse a command-line string to the type of the default value."""
@@ -145,4 +172,30 @@ def one_hot(indices: np.ndarray, depth: int) -> np.ndarray:
 
 def exact_match(y_true_idx: np.ndarray, y_pred_idx: np.ndarray) -> float:
     """Share of samples whose every step is right (arrays of shape (n, steps))."""
-    return float(np.mean(np.all(y_true_idx == y_pred_idx, axis=1)))
+    return float(np.mean(np.all(y_true_idx.reshape(len(y_true_idx), -1) == y_pred_idx.reshape(len(y_pred_idx), -1),
+                                axis=1)))
+
+
+def categorical_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy (per step for sequences) and exact match of one-hot targets vs softmax outputs."""
+    t, p = y_true.argmax(-1), y_pred.argmax(-1)
+    scores = {"accuracy": float(np.mean(t == p))}
+    if t.ndim > 1:
+        scores["exact_match"] = exact_match(t, p)
+    return scores
+
+
+def binary_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy (per step) at threshold 0.5, and exact match over each sample's steps."""
+    t, p = y_true > 0.5, y_pred > 0.5
+    return {"accuracy": float(np.mean(t == p)), "exact_match": exact_match(t, p)}
+
+
+def rounded(values, digits: int = 4) -> list:
+    """A float array as (nested) Python lists of rounded floats, for display."""
+    return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
+
+
+def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    err = np.asarray(y_pred, float) - np.asarray(y_true, float)
+    return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2)))}

@@ -1,0 +1,42 @@
+"""Echo: remember the value at one position of a random one-hot sequence (many-to-one classification)."""
+import numpy as np
+
+from pipeline.problems.base import Problem, categorical_scores, one_hot, require
+
+
+class Echo(Problem):
+    name = "echo"
+    description = "many-to-one: output the one-hot value seen at index out_index"
+    defaults = {"length": 5, "features": 10, "out_index": 2}
+    sizes = {"n_train": 2000, "n_val": 500, "n_test": 500}
+    loss = "categorical_crossentropy"
+    output_activation = "softmax"
+    metric = "accuracy"
+    direction = "maximize"
+
+    def validate(self):
+        p = self.params
+        require(p["length"] >= 1 and p["features"] >= 2, self.name, "length must be >= 1 and features >= 2")
+        require(0 <= p["out_index"] < p["length"], self.name,
+                f"out_index must be in [0, length-1] = [0, {p['length'] - 1}] (got {p['out_index']})")
+
+    @property
+    def input_shape(self):
+        return (self.params["length"], self.params["features"])
+
+    @property
+    def output_shape(self):
+        return (self.params["features"],)
+
+    def generate(self, n, rng):
+        seq = rng.integers(0, self.params["features"], size=(n, self.params["length"]))
+        return one_hot(seq, self.params["features"]), one_hot(seq[:, self.params["out_index"]], self.params["features"])
+
+    def scores(self, y_true, y_pred):
+        return categorical_scores(y_true, y_pred)
+
+    def decode_x(self, x):
+        return [row.tolist() for row in np.asarray(x).argmax(-1)]
+
+    def decode_y(self, y):
+        return [int(v) for v in np.asarray(y).argmax(-1)]
