@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import optuna
@@ -21,6 +22,7 @@ def optuna_storage(url: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> RDBSto
     if url is None:
         runs_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{(runs_dir / 'optuna.db').resolve()}"
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         return RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
                           failed_trial_callback=RetryFailedTrialCallback(max_retry=1),

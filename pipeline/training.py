@@ -9,10 +9,13 @@ from typing import Any, Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from pipeline.architectures import build_model, resolve
 from pipeline.errors import NonFiniteLoss
 from pipeline.seeding import seed_everything
+
+tf.get_logger().setLevel("ERROR")  # per-model retracing notices are expected: one model per seed
 
 Arrays = tuple[np.ndarray, np.ndarray]
 EpochHook = Callable[[int, float], None]
