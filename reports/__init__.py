@@ -1,0 +1,1 @@
+"""Report stage helpers: statistics, diagnostics, plots and the HTML report."""
