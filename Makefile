@@ -25,7 +25,7 @@ PORT ?= 5000
 
 opt = $(if $(2),$(1) $(2))
 
-.PHONY: venv test tune report predict retune schedule rollback history reproduce ui clean
+.PHONY: venv test tune report predict retune schedule rollback history reproduce server ui clean
 
 venv: $(STAMP)
 
@@ -65,6 +65,14 @@ rollback history: $(STAMP)
 
 reproduce: $(STAMP)
 	$(PY) -m pipeline.cli reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d))
+
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/mlflow
+
+server: $(STAMP)
+	-psql "$(dir $(PG_URL))postgres" -tc "SELECT 1 FROM pg_database WHERE datname = '$(notdir $(PG_URL))'" | grep -q 1 \
+		|| psql "$(dir $(PG_URL))postgres" -c "CREATE DATABASE $(notdir $(PG_URL))"
+	$(VENV)/bin/mlflow server --backend-store-uri $(PG_URL) --default-artifact-root $(CURDIR)/runs/mlartifacts \
+		--host $(HOST) --port $(PORT) --workers 1
 
 ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/runs/mlflow.db \

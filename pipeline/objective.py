@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,9 @@ from tracking import Tracker
 from tracking.tracker import SEED, TRIAL
 
 
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass
 class StudyContext:
     """Everything a trial needs, fixed for the whole study."""
@@ -43,6 +48,7 @@ class StudyContext:
     study_name: str
     racing_alpha: float = 0.05
     tags: dict[str, Any] = field(default_factory=dict)
+    deadline: float | None = None  # time.monotonic() after which running trials stop (pruned)
 
     @property
     def max_epochs(self) -> int:
@@ -69,7 +75,7 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         ctx = self.ctx
         hp = ctx.space.suggest(trial)
-        tags = {**ctx.tags, "study": ctx.study_name, "trial": trial.number,
+        tags = {**ctx.tags, "study": ctx.study_name, "trial": trial.number, "worker": WORKER,
                 "reference": bool(trial.user_attrs.get("reference", False))}
         run_id = ctx.tracker.start_run(ctx.experiment_id, f"trial-{trial.number}", TRIAL, ctx.parent_run_id,
                                        tags=tags, params=hp)
@@ -151,6 +157,9 @@ class Objective:
         offset = index * self.ctx.max_epochs
 
         def hook(epoch: int, value: float) -> None:
+            if self.ctx.deadline is not None and time.monotonic() > self.ctx.deadline:
+                raise optuna.TrialPruned(f"stopped at seed {index + 1}, epoch {epoch + 1}: the time budget "
+                                         "(TIMEOUT) is spent")
             earlier = [r.history[metric][min(epoch, len(r.history[metric]) - 1)] for r in done]
             mean = float(np.mean(earlier + [value]))
             trial.report(mean, offset + epoch)

@@ -36,7 +36,15 @@ def optuna_storage(url: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> RDBSto
 
 def tracker_for(uri: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> Tracker:
     """The embedded MLflow store under runs_dir, or the given tracking URI (checked to answer)."""
-    tracker = Tracker.embedded(runs_dir) if uri is None else Tracker(uri)
+    # Fail fast on an unreachable server instead of MLflow's minutes of retries.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    if uri is None:
+        tracker = Tracker.embedded(runs_dir)
+    elif uri.startswith(("http://", "https://", "databricks")):
+        tracker = Tracker(uri)  # the server decides where artifacts go
+    else:  # a database backend: keep artifacts under runs_dir, not ./mlruns of the working directory
+        tracker = Tracker(uri, (Path(runs_dir).resolve() / "mlartifacts").as_uri())
     try:
         tracker.client.search_experiments(max_results=1)
     except Exception as exc:

@@ -156,7 +156,8 @@ def _parse_like(key: str, value: str, default: Any, problem: str) -> Any:
             return value.lower() in ("true", "1", "yes")
         return kind(value)
     except ValueError:
-        raise UsageError(f"problem '{problem}': {key}={value!r} is not a {kind.__name__}") from None
+        expected = {bool: "true or false", int: "an integer", float: "a number"}.get(kind, kind.__name__)
+        raise UsageError(f"problem '{problem}': {key}={value!r} must be {expected}") from None
 
 
 def require(condition: bool, problem: str, message: str) -> None:

@@ -133,8 +133,13 @@ def _session(settings: TuneSettings) -> _Session:
     architectures = pairs.resolve_architectures(problem.name, settings.architectures)
     spaces = {arch: load_space(arch, problem.name, settings.space) for arch in architectures}
     make_pruner(settings.pruner, 1)
-    storage = optuna_storage(settings.storage, settings.runs_dir)
-    tracker = tracker_for(settings.tracking, settings.runs_dir)
+    # Check a remote store before creating an embedded one: bad input writes nothing.
+    if settings.tracking:
+        tracker = tracker_for(settings.tracking, settings.runs_dir)
+        storage = optuna_storage(settings.storage, settings.runs_dir)
+    else:
+        storage = optuna_storage(settings.storage, settings.runs_dir)
+        tracker = tracker_for(settings.tracking, settings.runs_dir)
     silence_optuna()
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     splits = problem.splits(seed=settings.data_seed, **sizes)
@@ -190,6 +195,7 @@ def tune(settings: TuneSettings) -> TuneResult:
         timeout = None
         if deadline is not None:
             timeout = max(1.0, (deadline - time.monotonic()) / (len(s.architectures) - index))
+        ctx.deadline = None if timeout is None else time.monotonic() + timeout
         start = time.perf_counter()
         progress = _Progress(study.study_name, settings.trials, settings.progress)
         try:
@@ -241,6 +247,7 @@ def _worker_main(settings: TuneSettings, arch: str, target: int, timeout: float 
     """One worker process: trials on the shared study until `target` have finished (or are running)."""
     s = _session(settings)
     study, ctx = _open_study(s, arch)
+    ctx.deadline = None if timeout is None else time.monotonic() + timeout
     stop = optuna.study.MaxTrialsCallback(target, states=FINISHED + (optuna.trial.TrialState.RUNNING,))
     if _finished(study, running=True) >= target:
         return

@@ -1,0 +1,92 @@
+"""Report stage end to end at a tiny size: candidates, statistics, HTML, registry, predictions."""
+import json
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.errors import UsageError
+from pipeline.problems import get_problem
+from pipeline.stages.predict import predict
+from pipeline.stages.report import ReportSettings, report
+from pipeline.stages.tune import TuneSettings, tune
+from tracking import Tracker
+from tracking.registry import CHAMPION, Registry, load_model
+from tracking.packaging import load_parts
+
+SPACE = """
+extends: common
+params:
+  units: {type: int, low: 4, high: 16}
+  decoder_units: 8
+  batch_size: 32
+  optimizer: adam
+  epochs: 3
+  patience: 2
+"""
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    space = root / "space.yaml"
+    space.write_text(SPACE)
+    tune(TuneSettings(problem="addition", architectures="all", trials=2, seeds=2, timeout=None, space=str(space),
+                      data={"n_train": "256", "n_val": "64", "n_test": "64"}, runs_dir=root / "runs",
+                      progress=False))
+    result = report(ReportSettings(problem="addition", top_k=2, repeats=3, runs_dir=root / "runs",
+                                   out_dir=root / "out", progress=False))
+    return root, result
+
+
+def test_report_writes_every_section_and_registers_a_champion(tuned):
+    root, result = tuned
+    html = result.html.read_text()
+    for section in ("Winner", "Statistics", "Diagnostics", "Studies", "Registry"):
+        assert f"<h2>{section}</h2>" in html
+    assert "data:image/png;base64," in html and "Friedman" in html
+    assert "reference" in [c.name for c in result.candidates] and len(result.candidates) == 3
+    assert all(len(c.test_scores) == 3 for c in result.candidates)
+    assert result.winner.name in result.markdown.read_text()
+    assert result.finalized.alias == CHAMPION and result.finalized.decision == "first registration: champion"
+    tracker = Tracker.embedded(root / "runs")
+    version = Registry(tracker).alias("lstm-addition", CHAMPION)
+    assert version is not None and json.loads(version.tags["test_scores"]) == result.winner.test_scores
+    assert version.tags["report_run"] == result.report_run_id
+    artifacts = {a.path for a in tracker.client.list_artifacts(result.report_run_id)}
+    assert {"report.html", "summary.md", "statistics.json"} <= artifacts
+
+
+def test_registered_model_round_trip_gives_the_same_predictions(tuned):
+    root, _ = tuned
+    Tracker.embedded(root / "runs")
+    problem = get_problem("addition")
+    raw = [" 9+6+9", "1+1+1", "10+10+10", "3+4+5"]
+    pyfunc = load_model("models:/lstm-addition@champion")
+    keras_model, state = load_parts("models:/lstm-addition@champion")
+    direct = problem.decode_y(keras_model.predict(problem.encode_x(raw), verbose=0))
+    assert list(pyfunc.predict(pd.DataFrame({"input": raw}))) == direct
+    assert state["name"] == "addition"
+    pairs = predict("addition", raw, runs_dir=root / "runs")
+    assert [p[0] for p in pairs] == raw and [p[1] for p in pairs] == direct
+    assert all(s.strip().isdigit() or s.strip() == "" or set(s) <= set("0123456789+ ") for s in direct)
+
+
+def test_second_report_with_same_winner_keeps_the_champion(tuned):
+    root, first = tuned
+    again = report(ReportSettings(problem="addition", top_k=2, repeats=3, runs_dir=root / "runs",
+                                  out_dir=root / "out", progress=False))
+    assert again.winner.name == first.winner.name  # same seeds, same configurations: same scores
+    assert [c.test_scores for c in again.candidates] == [c.test_scores for c in first.candidates]
+    assert again.finalized.version is None and "unchanged" in again.finalized.decision
+    tracker = Tracker.embedded(root / "runs")
+    assert len(Registry(tracker).versions("lstm-addition")) == 1
+
+
+def test_report_without_trials_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(UsageError, match="no finished trials yet; run `make tune PROBLEM=echo` first"):
+        report(ReportSettings(problem="echo", runs_dir=tmp_path / "runs", progress=False))
+    assert main(["predict", "--problem", "echo", "--input", "[1,2,3,4,5]", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "no model 'lstm-echo' with alias 'champion'" in capsys.readouterr().err
