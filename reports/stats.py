@@ -146,7 +146,8 @@ class Comparison:
         cols = ["mean", "std", "sem", "min", "25%", "50%", "75%", "max", "shapiro_p"]
         if "params" in self.summary:
             cols.append("params")
-        rows = [[name, int(r["count"])] + [_fmt(r[c]) for c in cols] for name, r in self.summary.iterrows()]
+        rows = [[name, int(r["count"])] + [_fmt(int(r[c]) if c == "params" and r[c] == r[c] else r[c]) for c in cols]
+                for name, r in self.summary.iterrows()]
         out = [table_markdown(["candidate", "n"] + cols, rows), ""]
         if self.omnibus:
             out.append(f"Omnibus: {self.omnibus['test']} statistic={_fmt(self.omnibus['statistic'])}, "

@@ -1,8 +1,6 @@
 """Report stage end to end at a tiny size: candidates, statistics, HTML, registry, predictions."""
 import json
 
-import numpy as np
-import optuna
 import pandas as pd
 import pytest
 
@@ -47,7 +45,7 @@ def test_report_writes_every_section_and_registers_a_champion(tuned):
     for section in ("Winner", "Statistics", "Diagnostics", "Studies", "Registry"):
         assert f"<h2>{section}</h2>" in html
     assert "data:image/png;base64," in html and "Friedman" in html
-    assert "reference" in [c.name for c in result.candidates] and len(result.candidates) == 3
+    assert any(c.name.startswith("reference") for c in result.candidates) and 2 <= len(result.candidates) <= 3
     assert all(len(c.test_scores) == 3 for c in result.candidates)
     assert result.winner.name in result.markdown.read_text()
     assert result.finalized.alias == CHAMPION and result.finalized.decision == "first registration: champion"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from mlflow.models import infer_signature
 from tracking.tracker import PIP_REQUIREMENTS
 
 INPUT_COLUMN = "input"
+# Inputs are checked against the logged signature; type-hint validation would duplicate it.
+warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
 
 
 def raw_inputs(model_input: Any) -> list[str]:

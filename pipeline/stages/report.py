@@ -2,7 +2,6 @@
 statistics, write the HTML/Markdown report, then finalize and register the winner."""
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,8 @@ from tqdm import tqdm
 from pipeline import pairs
 from pipeline.errors import UsageError
 from pipeline.problems import Problem, Splits, get_problem
-from pipeline.stages.finalize import Finalized, finalize
+from pipeline.architectures import resolve
+from pipeline.stages.finalize import Finalized, config_key, finalize
 from pipeline.stages.tune import reference_config
 from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
 from pipeline.training import SeedRun, train_one
@@ -92,21 +92,21 @@ def select_candidates(problem: Problem, studies: list[optuna.Study], top_k: int)
     trials = [(study, t) for study in studies for t in study.get_trials(deepcopy=False)
               if t.state == optuna.trial.TrialState.COMPLETE and "hp" in t.user_attrs]
     trials.sort(key=lambda st: st[1].value, reverse=problem.direction == "maximize")
+    native = pairs.native(problem.name)
+    ref_hp = reference_config(problem.name, load_space(native, problem.name))
+    ref_key = config_key(native, resolve(ref_hp))
     candidates: list[Candidate] = []
     seen: set[str] = set()
     for study, t in trials:
         arch = study.user_attrs["architecture"]
-        key = json.dumps([arch, t.user_attrs["hp"]], sort_keys=True)
+        key = config_key(arch, resolve(t.user_attrs["hp"]))
         if key in seen:
             continue
         seen.add(key)
-        candidates.append(Candidate(f"{arch}#{t.number}", arch, dict(t.user_attrs["hp"]), study.study_name,
-                                    t.number, t.value))
+        name = f"{arch}#{t.number}" if key != ref_key else f"{REFERENCE} ({arch}#{t.number})"
+        candidates.append(Candidate(name, arch, dict(t.user_attrs["hp"]), study.study_name, t.number, t.value))
         if len(candidates) == top_k:
             break
-    native = pairs.native(problem.name)
-    ref_hp = reference_config(problem.name, load_space(native, problem.name))
-    ref_key = json.dumps([native, ref_hp], sort_keys=True)
     if ref_key not in seen:
         candidates.append(Candidate(REFERENCE, native, ref_hp))
     return candidates
@@ -137,8 +137,8 @@ def evaluate_candidates(problem: Problem, splits: Splits, candidates: list[Candi
             candidate.test_scores.append(float(problem.evaluate(run.model, splits.x_test, splits.y_test)[problem.metric]))
             run.model = None
             candidate.runs.append(run)
+            bar.set_postfix(candidate=candidate.name, refresh=False)
             bar.update(1)
-            bar.set_postfix(candidate=candidate.name)
     bar.close()
 
 

@@ -303,7 +303,6 @@ class _Progress:
         self.stopped_reason: str | None = None
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        self.bar.update(1)
         counts = {s: 0 for s in ("COMPLETE", "PRUNED", "FAIL")}
         for t in study.get_trials(deepcopy=False):
             if t.state.name in counts:
@@ -313,7 +312,8 @@ class _Progress:
             postfix = {"best": f"{study.best_value:.4g}", **postfix}
         except ValueError:
             pass
-        self.bar.set_postfix(postfix, refresh=True)
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(1)
         if trial.state == optuna.trial.TrialState.FAIL:
             reason = trial.user_attrs.get("reason", "unknown error")
             self.bar.write(f"  trial {trial.number} failed: {reason}")
