@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg2
+import psycopg
 
 from pipeline.stages.tune import TuneSettings, tune
 
@@ -27,8 +27,7 @@ params:
 
 
 def fresh_databases() -> tuple[list[str], callable]:
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
     names = [f"bench_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("optuna", "mlflow")]
     with admin.cursor() as cur:
         for name in names:

@@ -15,7 +15,7 @@ CSV_CASES = [
     ("", "", "the file is empty"),
     ("date,load\n", "", "has a header but no rows"),
     ("date,load\n2020-01-01,1\n2020-01-02,abc\n" + "2020-01-03,3\n" * 60, "", "column 'load' is not numeric"),
-    ("a,b\n" + "".join(f"{i},{i if i % 7 else ''}\n" for i in range(80)), "", "column 'b' has 11 missing value(s)"),
+    ("a,b\n" + "".join(f"{i},{i if i % 7 else ''}\n" for i in range(80)), "", "column 'b' has 12 missing value(s)"),
     ("a,b\n" + "".join(f"{i},{i}\n" for i in range(10)), "", "10 rows are too few for lags=12"),
     ("a,b\n" + "".join(f"{i},{i}\n" for i in range(80)), "target=price", "target column 'price' not found; "
                                                                           "numeric columns: a, b"),

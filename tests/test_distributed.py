@@ -11,6 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pipeline.stages.tune import TuneSettings, tune
+from tests_helpers import wait_for_running_trial
 
 PG = dict(host="127.0.0.1", port=5432, user="postgres")
 SPACE = """
@@ -26,12 +27,11 @@ params:
 @pytest.fixture
 def pg(tmp_path):
     """Two fresh PostgreSQL databases (Optuna, MLflow); skipped when no server answers."""
-    psycopg2 = pytest.importorskip("psycopg2")
+    psycopg = pytest.importorskip("psycopg")
     try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
-    except psycopg2.OperationalError as exc:
+        admin = psycopg.connect(dbname="postgres", connect_timeout=3, autocommit=True, **PG)
+    except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {str(exc).splitlines()[0]}")
-    admin.autocommit = True
     names = [f"lstm_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("optuna", "mlflow")]
     with admin.cursor() as cur:
         for name in names:
@@ -81,22 +81,9 @@ def _cli(pg, tmp_path, trials):
 def test_worker_killed_mid_trial_is_retried_and_nothing_stays_running(pg, tmp_path):
     total = 3
     proc = _cli(pg, tmp_path, total)
-    deadline = time.monotonic() + 240
-    killed = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            study = optuna.load_study(study_name="echo-vanilla", storage=pg["storage"])
-            running = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING
-                       and t.number >= 1 and "mlflow_run_id" in t.user_attrs]
-        except KeyError:
-            running = []
-        if running:
-            killed = running[0].number
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.2)
+    killed = wait_for_running_trial(pg["storage"], "echo-vanilla", proc, min_number=1)
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert killed is not None, f"no trial to kill: {proc.stdout.read()[-2000:]}"
     time.sleep(4)  # past the heartbeat grace period
     study = optuna.load_study(study_name="echo-vanilla", storage=pg["storage"])
     complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)

@@ -47,7 +47,7 @@ def settings(root, **kw):
 def test_retune_on_unchanged_data_keeps_the_champion(champion):
     result = retune(settings(champion, data_seed=0))
     assert not result.promoted and "nothing changed" in result.decision
-    assert Registry(Tracker.embedded(champion / "runs")).alias("lstm-echo", CHAMPION).version == "1"
+    assert str(Registry(Tracker.embedded(champion / "runs")).alias("lstm-echo", CHAMPION).version) == "1"
 
 
 def test_lock_refuses_a_concurrent_retune(champion):
@@ -62,15 +62,15 @@ def test_weak_champion_is_replaced_and_rollback_restores_it(champion):
     assert result.p_value < 0.05 and "promoted to champion" in result.decision
     tracker = Tracker.embedded(champion / "runs")
     registry = Registry(tracker)
-    assert registry.alias("lstm-echo", CHAMPION).version == result.version
-    assert registry.alias("lstm-echo", PREVIOUS).version == "1"
+    assert str(registry.alias("lstm-echo", CHAMPION).version) == str(result.version)
+    assert str(registry.alias("lstm-echo", PREVIOUS).version) == "1"
     run = MlflowClient(tracker.uri).get_run(result.run_id)
     assert run.data.tags["decision"] == result.decision and run.data.metrics["p_value"] == pytest.approx(result.p_value)
     assert "champion_test_accuracy" in run.data.metrics
 
     message = rollback("echo", runs_dir=champion / "runs")
     assert "champion is v1 again" in message
-    assert registry.alias("lstm-echo", CHAMPION).version == "1"
+    assert str(registry.alias("lstm-echo", CHAMPION).version) == "1"
     text = history("echo", runs_dir=champion / "runs")
     assert "champion" in text and "promoted to champion" in text and "retunes:" in text
 

@@ -1,88 +1,265 @@
-"""Statistics on constructed score sets with known answers."""
+"""reports.stats on constructed score sets with known answers (seeded, fast)."""
+import json
 import math
 
 import numpy as np
 import pytest
 
-from reports.stats import cliffs_delta, cohens_d, compare, holm, one_sided_test, significantly_better
+from reports.stats import (
+    bootstrap_ci,
+    cliffs_delta,
+    cohens_d,
+    compare,
+    holm,
+    one_sided_test,
+    shapiro_p,
+    significantly_better,
+)
 
 rng = np.random.default_rng(0)
 HIGH = rng.normal(0.9, 0.01, 30)
 LOW = rng.normal(0.5, 0.01, 30)
 SAME = rng.normal(0.7, 0.02, 30)
+MID = rng.normal(0.7, 0.01, 30)
+SKEWED = rng.exponential(1.0, 30)
+BIMODAL = np.concatenate([rng.normal(0.0, 0.01, 15), rng.normal(1.0, 0.01, 15)])
+
+
+# --- clearly different groups ---------------------------------------------------------------------------------
 
 
 def test_clearly_different_groups_give_tiny_p_and_the_better_wins():
-    result = compare({"good": HIGH, "bad": LOW}, "maximize")
-    assert result.winner == "good" and result.best == "good"
-    assert result.pairwise[0].candidate == "bad" and result.pairwise[0].p_holm < 1e-6
-    assert result.pairwise[0].significantly_worse
-    assert result.pairwise[0].ci_high < 0 and result.pairwise[0].cliffs_delta == -1.0
+    result = compare({"bad": LOW, "good": HIGH}, "maximize")
+    assert result.best == "good" and result.winner == "good"
+    [pair] = result.pairwise
+    assert pair.candidate == "bad" and pair.test == "Welch's t-test"
+    assert pair.p_value < 1e-10 and pair.p_holm < 1e-10 and pair.significantly_worse
+    assert pair.mean_difference == pytest.approx(LOW.mean() - HIGH.mean())
+    assert pair.ci_low <= pair.mean_difference <= pair.ci_high < 0
+    assert pair.cliffs_delta == -1.0 and pair.cohens_d < -10
+    assert "best mean ('good')" in result.rule
 
 
 def test_minimising_flips_the_winner():
-    assert compare({"good": HIGH, "bad": LOW}, "minimize").winner == "bad"
+    result = compare({"bad": LOW, "good": HIGH}, "minimize")
+    assert result.best == "bad" and result.winner == "bad"
+    [pair] = result.pairwise
+    assert pair.candidate == "good" and pair.p_value < 1e-10 and pair.significantly_worse
+    assert pair.mean_difference > 0  # metric units: good's scores are higher, which is worse here
+    assert pair.cliffs_delta == -1.0  # oriented: negative = candidate worse
 
 
-def test_identical_groups_do_not_crash_and_the_smaller_model_wins():
+def test_summary_is_sorted_best_first_with_describe_sem_shapiro_and_params():
+    result = compare({"mid": MID, "low": LOW, "high": HIGH}, "maximize", params={"mid": 2, "low": 3, "high": 1})
+    s = result.summary
+    assert list(s.index) == ["high", "mid", "low"]
+    assert {"count", "mean", "std", "min", "25%", "50%", "75%", "max", "sem", "shapiro_p", "params"} <= set(s)
+    assert s.loc["low", "mean"] == pytest.approx(LOW.mean())
+    assert s.loc["low", "sem"] == pytest.approx(LOW.std(ddof=1) / math.sqrt(30))
+    assert s.loc["mid", "params"] == 2
+    assert list(compare({"mid": MID, "low": LOW, "high": HIGH}, "minimize").summary.index) == ["low", "mid", "high"]
+
+
+# --- ties and the smaller-model rule --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_identical_groups_do_not_crash_and_the_smallest_model_wins(paired):
     result = compare({"a": SAME, "b": SAME.copy(), "c": SAME.copy()}, "maximize",
-                     params={"a": 900, "b": 100, "c": 500}, paired=True)
+                     params={"a": 900, "b": 100, "c": 500}, paired=paired)
     assert result.omnibus["p_value"] == 1.0
-    assert all(p.p_value == 1.0 and not p.significantly_worse for p in result.pairwise)
-    assert result.winner == "b" and "smallest model" in result.rule
+    assert all(p.p_value >= 0.4 and not p.significantly_worse for p in result.pairwise)
+    assert all(p.cliffs_delta == 0.0 and p.cohens_d == 0.0 for p in result.pairwise)
+    assert result.winner == "b" and "smallest model (100 parameters)" in result.rule
+
+
+def test_constant_identical_scores_give_p_one_with_a_note():
+    result = compare({"a": [0.5] * 5, "b": [0.5] * 5, "c": [0.5] * 5}, "maximize", params={"a": 3, "b": 2, "c": 1})
+    assert result.omnibus["p_value"] == 1.0 and "identical" in result.omnibus["note"]
+    assert all(p.p_value == 1.0 and p.note and (p.ci_low, p.ci_high) == (0.0, 0.0) for p in result.pairwise)
+    assert result.winner == "c"
+    paired = compare({"a": [0.5] * 5, "b": [0.5] * 5, "c": [0.5] * 5}, "maximize", paired=True)
+    assert paired.omnibus["p_value"] == 1.0 and paired.winner == "a"
 
 
 def test_nearly_identical_groups_prefer_the_smaller_model_and_say_so():
     noisy = SAME + rng.normal(0, 0.001, 30)
     result = compare({"big": SAME + 0.0005, "small": noisy}, "maximize", params={"big": 10_000, "small": 50})
     assert result.best == "big" and result.winner == "small"
-    assert "smallest model (50 parameters)" in result.rule and "'big'" in result.rule
-    md = result.to_markdown()
-    assert "**Winner: small**" in md and "Holm" in md
+    assert not result.pairwise[0].significantly_worse
+    assert "smallest model (50 parameters)" in result.rule and "'big'" in result.rule and "Holm" in result.rule
+
+
+def test_without_params_the_best_mean_wins_even_within_noise():
+    result = compare({"big": SAME + 0.0005, "small": SAME}, "maximize")
+    assert result.winner == "big" and "best mean" in result.rule
+
+
+def test_best_mean_wins_when_it_is_also_the_smallest():
+    result = compare({"big": SAME, "small": SAME + 0.0005}, "maximize", params={"big": 10_000, "small": 50})
+    assert result.winner == "small" and result.best == "small"
+    assert result.rule.startswith("best mean") and "no candidate within noise is smaller" in result.rule
+
+
+def test_equal_sizes_are_broken_by_the_better_mean():
+    result = compare({"x": SAME, "y": SAME + 0.001, "z": SAME + 0.002}, "maximize",
+                     params={"x": 10, "y": 5, "z": 5})
+    assert not any(p.significantly_worse for p in result.pairwise)
+    assert result.winner == "z"
 
 
 def test_significantly_worse_candidate_is_not_chosen_even_if_smaller():
-    result = compare({"big": HIGH, "tiny": LOW}, "maximize", params={"big": 10_000, "tiny": 10})
-    assert result.winner == "big"
+    result = compare({"big": HIGH, "tiny": LOW, "mid": HIGH - 0.0005}, "maximize",
+                     params={"big": 10_000, "tiny": 10, "mid": 500})
+    assert next(p for p in result.pairwise if p.candidate == "tiny").significantly_worse
+    assert result.winner == "mid"
 
 
-def test_one_sided_promotion_decision():
-    assert significantly_better(HIGH, LOW, "maximize").better
-    worse = significantly_better(LOW, HIGH, "maximize")
-    assert not worse.better and worse.p_value > 0.99
-    assert significantly_better(LOW, HIGH, "minimize").better
-    assert not significantly_better(SAME, SAME.copy(), "maximize", paired=True).better
+# --- the test chosen per pair ---------------------------------------------------------------------------------
 
 
-def test_test_choice_follows_pairing_and_normality():
-    assert one_sided_test(LOW, HIGH, 0.05, paired=True)[0] == "paired t-test"
+def test_normal_data_choose_t_tests():
+    assert shapiro_p(LOW) > 0.05 and shapiro_p(HIGH) > 0.05
     assert one_sided_test(LOW, HIGH, 0.05, paired=False)[0] == "Welch's t-test"
-    skewed_a, skewed_b = rng.exponential(1.0, 30), rng.exponential(1.0, 30) + 2
-    assert one_sided_test(skewed_a, skewed_b, 0.05, paired=False)[0] == "Mann-Whitney U"
-    assert one_sided_test(skewed_a, skewed_b, 0.05, paired=True)[0] == "Wilcoxon signed-rank"
+    assert one_sided_test(LOW, HIGH, 0.05, paired=True)[0] == "paired t-test"
+    assert compare({"a": HIGH, "b": LOW}, "maximize", paired=True).pairwise[0].test == "paired t-test"
+
+
+@pytest.mark.parametrize("odd", [SKEWED, BIMODAL], ids=["exponential", "bimodal"])
+def test_non_normal_data_choose_rank_tests(odd):
+    assert shapiro_p(odd) < 0.05
+    assert one_sided_test(odd, odd + 2, 0.05, paired=False)[0] == "Mann-Whitney U"
+    assert one_sided_test(odd, HIGH + 5, 0.05, paired=True)[0] == "Wilcoxon signed-rank"
+    result = compare({"a": odd + 2, "b": odd}, "maximize", paired=True)
+    assert result.pairwise[0].test == "Wilcoxon signed-rank" and result.pairwise[0].significantly_worse
+
+
+def test_pairing_changes_the_answer_when_seeds_share_noise():
+    seed_effect = rng.normal(0, 0.05, 30)
+    a, b = 0.8 + seed_effect, 0.8 + seed_effect - 0.005 + rng.normal(0, 0.001, 30)
+    assert not compare({"a": a, "b": b}, "maximize").pairwise[0].significantly_worse
+    assert compare({"a": a, "b": b}, "maximize", paired=True).pairwise[0].significantly_worse
+
+
+# --- omnibus --------------------------------------------------------------------------------------------------
 
 
 def test_omnibus_choice():
-    assert compare({"a": HIGH, "b": LOW, "c": SAME}, "maximize").omnibus["test"] == "Kruskal-Wallis"
-    paired = compare({"a": HIGH, "b": LOW, "c": SAME}, "maximize", paired=True)
-    assert paired.omnibus["test"] == "Friedman" and paired.omnibus["p_value"] < 1e-6
+    unpaired = compare({"a": HIGH, "b": LOW, "c": MID}, "maximize")
+    assert unpaired.omnibus["test"] == "Kruskal-Wallis" and unpaired.omnibus["p_value"] < 1e-10
+    paired = compare({"a": HIGH, "b": LOW, "c": MID}, "maximize", paired=True)
+    assert paired.omnibus["test"] == "Friedman" and paired.omnibus["p_value"] < 1e-10
     assert compare({"a": HIGH, "b": LOW}, "maximize").omnibus is None
+    assert "not applicable" in compare({"a": HIGH, "b": LOW}, "maximize").to_markdown()
+
+
+# --- Holm, effect sizes, intervals ----------------------------------------------------------------------------
 
 
 def test_holm_matches_a_hand_computed_example():
+    # sorted 0.01, 0.03, 0.04 -> 3*0.01, max(0.03, 2*0.03), max(0.06, 1*0.04), back in the input order
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert holm([0.5]) == [0.5]
-    assert math.isnan(holm([float("nan"), 0.01])[0])
+    assert holm([0.5, 0.4]) == pytest.approx([0.8, 0.8])
+    assert holm([0.6, 0.01]) == pytest.approx([0.6, 0.02])
+    assert holm([0.9, 0.8, 0.7]) == pytest.approx([1.0, 1.0, 1.0])
+    adjusted = holm([float("nan"), 0.01, 0.02])
+    assert math.isnan(adjusted[0]) and adjusted[1:] == pytest.approx([0.02, 0.02])
+
+
+def test_compare_applies_holm_across_the_pairwise_tests():
+    result = compare({"best": HIGH, "a": HIGH - 0.004, "b": HIGH - 0.006, "c": LOW}, "maximize")
+    raw = [p.p_value for p in result.pairwise]
+    assert [p.p_holm for p in result.pairwise] == pytest.approx(holm(raw))
+    assert any(p.p_holm > p.p_value for p in result.pairwise)
 
 
 def test_effect_sizes():
     assert cliffs_delta([2, 3, 4], [0, 1]) == 1.0
+    assert cliffs_delta([0, 1], [2, 3, 4]) == -1.0
     assert cliffs_delta([1, 2, 3], [1, 2, 3]) == 0.0
+    assert cliffs_delta([1, 3], [2, 2]) == 0.0
     assert cohens_d([1, 1, 1], [1, 1, 1]) == 0.0
+    assert cohens_d([2, 2, 2], [1, 1, 1]) == 0.0  # pooled sd 0 -> 0 by convention
+    assert cohens_d([1, 2, 3], [3, 4, 5]) == pytest.approx(-2.0)  # pooled sd 1
     assert cohens_d(HIGH, LOW) > 10
 
 
-def test_too_few_seeds_is_not_a_crash():
-    result = compare({"a": [0.9], "b": [0.5]}, "maximize")
+def test_bootstrap_interval_is_seeded_and_covers_the_difference():
+    first = bootstrap_ci(MID, LOW, paired=False, n_boot=500, seed=3)
+    assert first == bootstrap_ci(MID, LOW, paired=False, n_boot=500, seed=3)
+    assert first[0] < MID.mean() - LOW.mean() < first[1] and first[1] - first[0] < 0.02
+    low, high = bootstrap_ci(MID + 0.01, MID, paired=True, n_boot=500, seed=3)
+    assert (low, high) == pytest.approx((0.01, 0.01))  # constant differences: (d, d)
+    assert bootstrap_ci([1.0, 1.0, 1.0], [2.0, 2.0, 2.0]) == (-1.0, -1.0)
+    assert bootstrap_ci([1.0], [2.0, 3.0]) == (-1.5, -1.5)
+
+
+# --- champion / challenger ------------------------------------------------------------------------------------
+
+
+def test_one_sided_promotion_decision():
+    better = significantly_better(HIGH, LOW, "maximize")
+    assert better.better and better.p_value < 1e-10 and better.test == "Welch's t-test"
+    assert better.cliffs_delta == 1.0 and better.mean_difference > 0 and better.ci_low > 0
+    worse = significantly_better(LOW, HIGH, "maximize")
+    assert not worse.better and worse.p_value > 0.99
+    assert significantly_better(LOW, HIGH, "minimize").better
+    assert not significantly_better(HIGH, LOW, "minimize").better
+
+
+def test_promotion_decision_test_choice_and_ties():
+    assert significantly_better(HIGH, LOW, "maximize", paired=True).test == "paired t-test"
+    assert significantly_better(SKEWED + 2, SKEWED, "maximize", paired=True).test == "Wilcoxon signed-rank"
+    assert significantly_better(SKEWED + 2, SKEWED, "maximize").test == "Mann-Whitney U"
+    tie = significantly_better(SAME, SAME.copy(), "maximize", paired=True)
+    assert not tie.better and tie.p_value == 1.0 and tie.notes
+
+
+# --- degenerate input, serialisation, markdown ----------------------------------------------------------------
+
+
+def test_too_few_seeds_is_not_a_crash_and_the_best_mean_wins():
+    result = compare({"a": [0.9], "b": [0.5]}, "maximize", params={"a": 100, "b": 1})
     assert result.winner == "a" and math.isnan(result.pairwise[0].p_value)
+    assert result.pairwise[0].test == "not enough seeds" and "too few seeds" in result.rule
     assert result.to_dict()["winner"] == "a"
+    three = compare({"a": [0.9], "b": [0.5], "c": []}, "maximize", paired=False)
+    assert three.winner == "a" and math.isnan(three.omnibus["p_value"])
+    decision = significantly_better([0.9, 0.8], [], "maximize")
+    assert not decision.better and math.isnan(decision.p_value) and decision.notes
+
+
+def test_untested_small_candidate_is_not_preferred():
+    result = compare({"big": SAME + 0.001, "close": SAME, "tiny": [0.1]}, "maximize",
+                     params={"big": 1000, "close": 500, "tiny": 1})
+    assert result.winner == "close" and "untested" in result.rule
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError):
+        compare({"a": HIGH}, "up")
+    with pytest.raises(ValueError):
+        compare({}, "maximize")
+    with pytest.raises(ValueError):
+        compare({"a": HIGH, "b": LOW[:10]}, "maximize", paired=True)
+
+
+def test_to_dict_is_strict_json():
+    result = compare({"a": HIGH, "b": LOW, "c": [0.7]}, "maximize", params={"a": 10, "b": 20, "c": 30})
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert data["winner"] == "a" and data["best"] == "a"
+    assert [row["candidate"] for row in data["summary"]] == ["a", "c", "b"]
+    assert data["summary"][0]["params"] == 10 and data["summary"][1]["shapiro_p"] is None
+    assert {p["candidate"] for p in data["pairwise"]} == {"b", "c"}
+    assert json.loads(json.dumps(significantly_better(HIGH, LOW, "maximize").to_dict(), allow_nan=False))["better"]
+
+
+def test_markdown_has_the_tables_the_winner_and_the_rule():
+    result = compare({"big": SAME + 0.0005, "small": SAME, "bad": LOW}, "maximize",
+                     params={"big": 10_000, "small": 50, "bad": 1})
+    md = result.to_markdown()
+    assert f"**Winner: {result.winner}**" in md and result.winner == "small"
+    assert result.rule in md
+    assert "Kruskal-Wallis" in md and "p (Holm)" in md and "Cliff's delta" in md and "95% bootstrap CI" in md
+    assert "| candidate | n | mean |" in md and "10,000" in md
+    assert md.count("\n| bad |") == 2  # a row in the summary and one in the pairwise table

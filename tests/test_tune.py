@@ -132,3 +132,36 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
         assert code == 2, argv
         assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "runs" / "mlflow.db").exists()  # bad input writes nothing
+
+
+def test_ctrl_c_stops_cleanly_and_marks_the_running_trial(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests_helpers import wait_for_running_trial
+
+    space = tmp_path / "space.yaml"
+    space.write_text(TINY_SPACE.replace("epochs: 2", "epochs: 30").replace("patience: 1", "patience: 0"))
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "tune", "--problem", "echo", "--arch", "vanilla",
+                             "--trials", "5", "--seeds", "2", "--timeout", "0", "--space", str(space), "--data",
+                             "n_train=512 n_val=32", "--runs-dir", str(runs), "--no-report", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    number = wait_for_running_trial(storage(tmp_path), "echo-vanilla", proc)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-2000:]
+    assert "interrupted" in out and "Traceback" not in out
+
+    study = optuna.load_study(study_name="echo-vanilla", storage=storage(tmp_path))
+    trial = study.trials[number]
+    assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["reason"] == "interrupted by the user"
+    client = MlflowClient(f"sqlite:///{(runs / 'mlflow.db').resolve()}")
+    run = client.get_run(trial.user_attrs["mlflow_run_id"])
+    assert run.info.status == "KILLED"
+    parent = client.get_run(study.user_attrs["mlflow_parent_run_id"])
+    assert parent.info.status == "KILLED"
+    assert all(r.info.status != "RUNNING" for r in client.search_runs([run.info.experiment_id]))

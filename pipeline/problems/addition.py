@@ -2,10 +2,32 @@
 import numpy as np
 
 from pipeline.errors import UsageError
-from pipeline.problems.base import Problem, categorical_scores, one_hot, require
+from pipeline.problems.base import Problem, categorical_scores, one_hot, require_int
 
 ALPHABET = "0123456789+ "
-INDEX = {ch: i for i, ch in enumerate(ALPHABET)}
+PLUS, SPACE = ALPHABET.index("+"), ALPHABET.index(" ")
+_LOOKUP = np.zeros(256, dtype=np.int64)  # ASCII code -> symbol index
+_LOOKUP[[ord(ch) for ch in ALPHABET]] = np.arange(len(ALPHABET))
+
+
+def right_aligned(terms: np.ndarray, length: int) -> np.ndarray:
+    """Symbol indices (n, length) of the strings '+'.join(row) for integer rows >= 0, left-padded with spaces."""
+    n = len(terms)
+    out = np.full((n, length), SPACE, dtype=np.int64)
+    rows = np.arange(n)
+    end = np.full(n, length)  # exclusive end of the part still to write, per row
+    width = len(str(int(terms.max(initial=0))))
+    for j in range(terms.shape[1] - 1, -1, -1):
+        value = terms[:, j]
+        digits = 1 + sum((value >= 10 ** k).astype(np.int64) for k in range(1, width))
+        for k in range(width):  # k-th digit from the right
+            has = k < digits
+            out[rows[has], end[has] - 1 - k] = (value[has] // 10 ** k) % 10
+        end = end - digits
+        if j:
+            out[rows, end - 1] = PLUS
+            end = end - 1
+    return out
 
 
 class Addition(Problem):
@@ -19,8 +41,8 @@ class Addition(Problem):
     direction = "maximize"
 
     def validate(self):
-        require(self.params["terms"] >= 2, self.name, "terms must be >= 2")
-        require(self.params["largest"] >= 1, self.name, "largest must be >= 1")
+        require_int(self.name, self.params, "terms", 2)
+        require_int(self.name, self.params, "largest", 1)
 
     @property
     def in_length(self):
@@ -41,29 +63,23 @@ class Addition(Problem):
 
     def generate(self, n, rng):
         terms = rng.integers(1, self.params["largest"] + 1, size=(n, self.params["terms"]))
-        inputs = ["+".join(map(str, row)) for row in terms.tolist()]
-        outputs = [str(s) for s in terms.sum(axis=1).tolist()]
-        return self._encode(inputs, self.in_length), self._encode(outputs, self.out_length)
-
-    @staticmethod
-    def _encode(strings, length):
-        padded = "".join(s.rjust(length) for s in strings)
-        idx = np.frombuffer(padded.encode("ascii"), dtype=np.uint8)
-        lookup = np.zeros(256, dtype=np.int64)
-        for ch, i in INDEX.items():
-            lookup[ord(ch)] = i
-        return one_hot(lookup[idx].reshape(len(strings), length), len(ALPHABET))
+        x = right_aligned(terms, self.in_length)
+        y = right_aligned(terms.sum(axis=1, keepdims=True), self.out_length)
+        return one_hot(x, len(ALPHABET)), one_hot(y, len(ALPHABET))
 
     def encode_x(self, raw):
-        """Raw strings such as ' 9+6+9' -> one-hot inputs (left-padded to the input length)."""
-        for s in raw:
+        """Raw strings such as ' 9+6+9' -> one-hot inputs (left-padded with spaces to the input length)."""
+        strings = [str(s).strip() for s in raw]
+        for original, s in zip(raw, strings):
             bad = sorted(set(s) - set(ALPHABET))
             if bad:
-                raise UsageError(f"problem 'addition': input {s!r} has characters outside '0-9', '+' and space: "
-                                 f"{''.join(bad)!r}")
-            if len(s.strip()) > self.in_length:
-                raise UsageError(f"problem 'addition': input {s!r} is longer than {self.in_length} characters")
-        return self._encode([s.strip() for s in raw], self.in_length)
+                raise UsageError(f"problem 'addition': input {original!r} has characters outside '0-9', '+' and "
+                                 f"space: {''.join(bad)!r}")
+            if len(s) > self.in_length:
+                raise UsageError(f"problem 'addition': input {original!r} is longer than {self.in_length} characters "
+                                 f"(terms={self.params['terms']}, largest={self.params['largest']})")
+        codes = np.frombuffer("".join(s.rjust(self.in_length) for s in strings).encode("ascii"), dtype=np.uint8)
+        return one_hot(_LOOKUP[codes].reshape(len(strings), self.in_length), len(ALPHABET))
 
     def scores(self, y_true, y_pred):
         return categorical_scores(y_true, y_pred)

@@ -200,3 +200,12 @@ def rounded(values, digits: int = 4) -> list:
 def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     err = np.asarray(y_pred, float) - np.asarray(y_true, float)
     return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2)))}
+
+
+def require_int(problem: str, params: dict[str, Any], key: str, minimum: int = 1, maximum: int | None = None) -> None:
+    """Check that params[key] is an integer in [minimum, maximum] (no upper bound when maximum is None)."""
+    value = params[key]
+    allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
+        value >= minimum and (maximum is None or value <= maximum)
+    require(ok, problem, f"{key} must be an integer {allowed} (got {value!r})")

@@ -1,21 +1,24 @@
-"""The user's own time series from a CSV file: windows of lags -> the next `horizon` target values.
+"""The user's own time series from a CSV file: windows of `lags` rows -> the next `horizon` target values.
 
-Split in time order, optionally differenced, scaled with coefficients fitted on the training part
-only; metrics in original units, next to the naive last-value forecast.
+Split in time order (train, validation, test), optionally differenced, scaled with coefficients fitted
+on the training part only; metrics in original units, next to the naive last-value forecast.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from pipeline.errors import UsageError
-from pipeline.problems.base import Problem, Splits, regression_scores, require
+from pipeline.problems.base import Problem, Splits, regression_scores, require, require_int
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
+PARTS = ("training", "validation", "test")
 
 
 class CsvSeries(Problem):
@@ -30,25 +33,30 @@ class CsvSeries(Problem):
 
     def validate(self) -> None:
         p = self.params
-        for key in ("lags", "horizon"):
-            p[key] = int(p[key])
-            require(p[key] >= 1, self.name, f"{key} must be >= 1")
+        require_int(self.name, p, "lags", 1)
+        require_int(self.name, p, "horizon", 1)
         for key in ("val_fraction", "test_fraction"):
-            p[key] = float(p[key])
-            require(0 < p[key] < 0.5, self.name, f"{key} must be in (0, 0.5)")
-        if isinstance(p["difference"], str):
-            p["difference"] = p["difference"].lower() in ("1", "true", "yes")
-        require(p["scaler"] in SCALERS, self.name, f"scaler must be one of {', '.join(SCALERS)}")
+            require(isinstance(p[key], (int, float)) and 0 < p[key] < 0.5, self.name,
+                    f"{key} must be a number in (0, 0.5) (got {p[key]!r})")
+        require(isinstance(p["difference"], (bool, np.bool_)), self.name,
+                f"difference must be true or false (got {p['difference']!r})")
+        require(p["scaler"] in SCALERS, self.name, f"scaler must be one of {', '.join(SCALERS)} (got {p['scaler']!r})")
         if getattr(self, "_restored", False):
             return
-        require(p["path"] is not None, self.name, "needs path=<file.csv> (DATA=\"path=my.csv target=column\")")
-        self._load(Path(p["path"]))
+        if p["path"] is None:
+            raise UsageError("problem 'csv' needs path=<file.csv> (and optionally target=<column>), "
+                             "e.g. DATA=\"path=my.csv target=sales\"")
+        self._read()
+        self._check_rows()
+        self._fit()
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- reading -----------------------------------------------------------------------------
     def _fail(self, message: str) -> UsageError:
         return UsageError(f"problem 'csv': {self.params['path']}: {message}")
 
-    def _load(self, path: Path) -> None:
+    def _read(self) -> None:
+        """Read the file: numeric columns (features, one of them the target), an optional date column."""
+        path = Path(self.params["path"])
         if not path.is_file():
             raise self._fail("file not found")
         try:
@@ -59,54 +67,90 @@ class CsvSeries(Problem):
             raise self._fail(f"not a readable CSV ({str(exc).splitlines()[0][:120]})") from None
         if frame.empty:
             raise self._fail("the file has a header but no rows")
-        date_col = None
-        numeric = []
+        numeric, text, date_col = [], [], None
         for col in frame.columns:
-            series = frame[col]
-            if pd.api.types.is_numeric_dtype(series):
+            present = frame[col].dropna()
+            if pd.api.types.is_numeric_dtype(frame[col]):
                 numeric.append(col)
                 continue
-            parsed = pd.to_datetime(series, errors="coerce", format="mixed")
-            if date_col is None and parsed.notna().mean() > 0.95:
-                date_col, frame[col] = col, parsed
-                continue
-            bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
-            raise self._fail(f"column '{col}' is not numeric (e.g. {str(bad.iloc[0])[:30]!r} in row "
-                             f"{int(bad.index[0]) + 2})")
+            as_number = pd.to_numeric(present, errors="coerce")
+            if len(present) and as_number.notna().mean() >= 0.5:  # a numeric column with stray values
+                bad = present[as_number.isna()]
+                raise self._fail(f"column '{col}' is not numeric: {len(bad)} value(s) such as "
+                                 f"{str(bad.iloc[0])[:30]!r} in row {int(bad.index[0]) + 2}")
+            if date_col is None and len(present):
+                dates = pd.to_datetime(present, errors="coerce", format="mixed")
+                if dates.notna().mean() >= 0.95:
+                    bad = frame[col][pd.to_datetime(frame[col], errors="coerce", format="mixed").isna()]
+                    if len(bad):
+                        raise self._fail(f"date column '{col}' has {len(bad)} value(s) that are not dates, such as "
+                                         f"{str(bad.iloc[0])[:30]!r} in row {int(bad.index[0]) + 2}")
+                    date_col, frame[col] = col, pd.to_datetime(frame[col], format="mixed")
+                    continue
+            text.append(col)  # text columns are not used
         if not numeric:
-            raise self._fail("no numeric column")
+            listed = ", ".join(f"'{c}'" for c in text)
+            raise self._fail(f"no numeric column: column{'s' if len(text) > 1 else ''} {listed} "
+                             f"{'are' if len(text) > 1 else 'is'} not numeric")
         target = self.params["target"] or numeric[-1]
         if target not in numeric:
+            if target in frame.columns:
+                raise self._fail(f"target column '{target}' is not numeric; numeric columns: {', '.join(numeric)}")
             raise self._fail(f"target column '{target}' not found; numeric columns: {', '.join(map(str, numeric))}")
         for col in numeric:
             gaps = int(frame[col].isna().sum())
             if gaps:
                 raise self._fail(f"column '{col}' has {gaps} missing value(s) (NaN gaps); fill or drop them first")
+            if not np.isfinite(frame[col].to_numpy(dtype=float)).all():
+                raise self._fail(f"column '{col}' has infinite values")
         if date_col is not None:
-            frame = frame.sort_values(date_col)
-            self.date_range = (str(frame[date_col].iloc[0]), str(frame[date_col].iloc[-1]))
+            frame = frame.sort_values(date_col, kind="stable")
+            self.date_range = [str(frame[date_col].iloc[0]), str(frame[date_col].iloc[-1])]
         else:
             self.date_range = None
-        self.params["target"] = target
+        self.params["target"] = str(target)
+        self.ignored = [str(c) for c in text]
         self.columns = [str(c) for c in numeric]
         self.target_index = self.columns.index(str(target))
         self.values = frame[numeric].to_numpy(dtype=np.float64)
-        self._check_rows()
 
-    def _bounds(self) -> tuple[int, int, int]:
-        """Row counts (after differencing) of the train / validation / test parts, in time order."""
-        n = len(self.values) - int(self.params["difference"])
-        n_test = int(round(n * self.params["test_fraction"]))
-        n_val = int(round(n * self.params["val_fraction"]))
+    def _bounds(self, rows: int | None = None) -> tuple[int, int, int]:
+        """Row counts (after differencing) of the training, validation and test parts, in time order."""
+        n = (len(self.values) if rows is None else rows) - int(self.params["difference"])
+        n_test = round(n * self.params["test_fraction"])
+        n_val = round(n * self.params["val_fraction"])
         return n - n_val - n_test, n_val, n_test
 
-    def _check_rows(self) -> None:
+    def _too_few(self, rows: int | None = None) -> str | None:
+        """Which part has too few rows for one window (two for training), or None when all have enough."""
         lags, horizon = self.params["lags"], self.params["horizon"]
-        n_train, n_val, n_test = self._bounds()
-        if n_train < lags + horizon + 1 or min(n_val, n_test) < horizon:
-            need = int(np.ceil((lags + horizon + 1) / (1 - self.params["val_fraction"] - self.params["test_fraction"])))
-            raise self._fail(f"{len(self.values)} rows are too few for lags={lags} and horizon={horizon}; "
-                             f"need about {need}")
+        minimum = (lags + horizon + 1, horizon, horizon)  # later parts may look back into earlier ones
+        for part, count, need in zip(PARTS, self._bounds(rows), minimum):
+            if count < need:
+                return f"the {part} part gets {max(count, 0)} rows, needs at least {need}"
+        return None
+
+    def _check_rows(self) -> None:
+        problem = self._too_few()
+        if problem:
+            p = self.params
+            rows = len(self.values)
+            while self._too_few(rows):
+                rows += 1
+            raise self._fail(f"{len(self.values)} rows are too few for lags={p['lags']} and horizon={p['horizon']} "
+                             f"({problem}); need about {rows} rows")
+
+    def _series(self) -> np.ndarray:
+        return np.diff(self.values, axis=0) if self.params["difference"] else self.values
+
+    def _fit(self) -> None:
+        """Fit the scaler on the training part: scaled = (value - shift) / scale, per column."""
+        scaler = SCALERS[self.params["scaler"]]().fit(self._series()[:self._bounds()[0]])
+        if self.params["scaler"] == "minmax":  # shift = data min, scale = data range (1 where constant)
+            self.scale = (1.0 / scaler.scale_).tolist()
+            self.shift = (-scaler.min_ / scaler.scale_).tolist()
+        else:  # shift = mean, scale = standard deviation (1 where constant)
+            self.scale, self.shift = scaler.scale_.tolist(), scaler.mean_.tolist()
 
     # -- shapes ------------------------------------------------------------------------------
     @property
@@ -124,23 +168,22 @@ class CsvSeries(Problem):
         out = super().describe()
         if getattr(self, "date_range", None):
             out["date_range"] = " to ".join(self.date_range)
+        if getattr(self, "ignored", None):
+            out["ignored_columns"] = ", ".join(self.ignored)
         return out
 
     # -- splits and preprocessing --------------------------------------------------------------
     def splits(self, seed: int = 0, n_train=None, n_val=None, n_test=None) -> Splits:
-        """Windows of each part in time order; a part's windows may look back into the previous part."""
-        series = np.diff(self.values, axis=0) if self.params["difference"] else self.values
+        """Windows of each part in time order (seed and counts are ignored: the data is the file).
+
+        A window's targets lie in one part; its inputs may look back into the previous part."""
+        if not hasattr(self, "values"):  # restored from a saved state: keep its fitted scaler
+            self._read()
+            self._check_rows()
+        scaled = self._scale(self._series())
         n_tr, n_va, _ = self._bounds()
-        scaler = SCALERS[self.params["scaler"]]().fit(series[:n_tr])
-        if self.params["scaler"] == "minmax":
-            self.scale = (1.0 / scaler.scale_).tolist()
-            self.shift = (-scaler.min_ / scaler.scale_).tolist()
-        else:
-            self.scale, self.shift = scaler.scale_.tolist(), scaler.mean_.tolist()
-        scaled = self._scale(series)
-        parts = [(0, n_tr), (n_tr, n_tr + n_va), (n_tr + n_va, len(series))]
         arrays = []
-        for start, end in parts:
+        for start, end in ((0, n_tr), (n_tr, n_tr + n_va), (n_tr + n_va, len(scaled))):
             arrays.extend(self._windows(scaled, start, end))
         return Splits(*arrays)
 
@@ -148,13 +191,12 @@ class CsvSeries(Problem):
         return ((values - np.asarray(self.shift)) / np.asarray(self.scale)).astype(np.float32)
 
     def _windows(self, scaled: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """Samples whose targets lie in rows [start, end): inputs the `lags` rows before each target."""
+        """Samples whose targets start in rows [start, end - horizon]: inputs the `lags` rows before."""
         lags, horizon = self.params["lags"], self.params["horizon"]
-        first = max(start, lags)
-        idx = np.arange(first, end - horizon + 1)
-        x = np.stack([scaled[i - lags:i] for i in idx])
-        y = np.stack([scaled[i:i + horizon, self.target_index] for i in idx])
-        return x, y
+        idx = np.arange(max(start, lags), end - horizon + 1)
+        x = sliding_window_view(scaled, lags, axis=0)[idx - lags].transpose(0, 2, 1)
+        y = sliding_window_view(scaled[:, self.target_index], horizon)[idx]
+        return np.ascontiguousarray(x), np.ascontiguousarray(y)
 
     def _target_units(self, scaled: np.ndarray) -> np.ndarray:
         return np.asarray(scaled, float) * self.scale[self.target_index] + self.shift[self.target_index]
@@ -164,74 +206,92 @@ class CsvSeries(Problem):
         err = (np.asarray(y_pred, float) - np.asarray(y_true, float)) * self.scale[self.target_index]
         return np.cumsum(err, axis=1) if self.params["difference"] else err
 
-    def scores(self, y_true, y_pred):
+    def naive_errors(self, x: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+        """Errors in original units of the naive forecast: the last observed value, repeated."""
+        truth = self._target_units(y_true)
+        if self.params["difference"]:  # no change: the level error is minus the accumulated change
+            return -np.cumsum(truth, axis=1)
+        return self._target_units(np.asarray(x)[:, -1, self.target_index])[:, None] - truth
+
+    def scores(self, y_true, y_pred, x=None):
+        """rmse and mae in original units; with the inputs x also naive_rmse and skill = 1 - rmse/naive_rmse."""
         err = self._errors(y_true, y_pred)
-        return {"rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err)))}
+        scores = regression_scores(np.zeros_like(err), err)
+        if x is not None:
+            scores["naive_rmse"] = regression_scores(0, self.naive_errors(x, y_true))["rmse"]
+            scores["skill"] = 1.0 - scores["rmse"] / scores["naive_rmse"] if scores["naive_rmse"] > 0 else 0.0
+        return scores
 
     def evaluate(self, model, x, y, batch_size=256):
-        scores = super().evaluate(model, x, y, batch_size)
-        truth = self._target_units(y)
-        if self.params["difference"]:  # the naive forecast predicts no change
-            naive_err = -np.cumsum(truth, axis=1)
-        else:  # the naive forecast repeats the last observed value
-            naive_err = self._target_units(x[:, -1, self.target_index])[:, None] - truth
-        naive = regression_scores(np.zeros_like(naive_err), naive_err)
-        scores["naive_rmse"] = naive["rmse"]
-        scores["skill"] = 1.0 - scores["rmse"] / naive["rmse"] if naive["rmse"] > 0 else 0.0
-        return scores
+        return self.scores(y, model.predict(x, batch_size=batch_size, verbose=0), x=x)
+
+    def preprocessing(self) -> dict[str, Any]:
+        """The fitted preprocessing (JSON-serialisable): enough to predict from raw values without the file."""
+        p = self.params
+        return {"scaler": p["scaler"], "shift": list(self.shift), "scale": list(self.scale),
+                "columns": list(self.columns), "target": p["target"], "target_index": self.target_index,
+                "lags": p["lags"], "horizon": p["horizon"], "difference": bool(p["difference"]),
+                "date_range": self.date_range}
+
+    def state(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params), "preprocessing": self.preprocessing()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CsvSeries:
+        """Rebuild from a saved state without reading the file (for prediction); reread it when there is none."""
+        if "preprocessing" not in state:
+            return cls(**state["params"])
+        problem = cls.__new__(cls)
+        problem._restored = True
+        Problem.__init__(problem, **state["params"])
+        prep = state["preprocessing"]
+        problem.columns, problem.target_index = list(prep["columns"]), int(prep["target_index"])
+        problem.shift, problem.scale = list(prep["shift"]), list(prep["scale"])
+        problem.date_range = prep.get("date_range")
+        return problem
 
     # -- raw input and output ------------------------------------------------------------------
     def encode_x(self, raw):
-        """Raw windows in original units: JSON lists of the last `lags` rows (lags + 1 when differenced),
-        each row a number (one column) or a list of the columns' values."""
-        import json
+        """Raw windows in original units -> model input.
 
-        rows, self._base = [], []
-        need = self.params["lags"] + int(self.params["difference"])
+        Each window is the last `lags` rows (lags + 1 when differenced), a row being one number (one column)
+        or the columns' values: JSON strings, nested lists, an array (n, rows, columns) or one window.
+        With differencing, the last level of each window is kept for decode_y."""
+        need, width = self.params["lags"] + int(self.params["difference"]), len(self.columns)
+        if isinstance(raw, np.ndarray) and raw.ndim <= 2 and raw.size == need * width and \
+                (raw.ndim < 2 or raw.shape[0] == need):
+            raw = [raw]  # one window
+        rows, base = [], []
         for item in raw:
             try:
                 arr = np.asarray(json.loads(item) if isinstance(item, str) else item, dtype=float)
             except (ValueError, TypeError):
-                raise UsageError(f"problem 'csv': input {item!r} is not a JSON list of numbers") from None
-            arr = arr.reshape(len(arr), -1) if arr.ndim else arr
-            if arr.ndim != 2 or arr.shape != (need, len(self.columns)):
-                raise UsageError(f"problem 'csv': each input needs {need} rows of {len(self.columns)} value(s) "
+                raise UsageError(f"problem 'csv': input {str(item)[:60]!r} is not a JSON list of numbers") from None
+            if arr.ndim == 1:
+                arr = arr.reshape(len(arr), -1) if width == 1 else arr.reshape(1, -1)
+            if arr.shape != (need, width):
+                raise UsageError(f"problem 'csv': each input needs {need} rows of {width} value(s) "
                                  f"({', '.join(self.columns)}); got shape {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise UsageError(f"problem 'csv': input {str(item)[:60]!r} has missing or infinite values")
             if self.params["difference"]:
-                self._base.append(arr[-1, self.target_index])
+                base.append(arr[-1, self.target_index])
                 arr = np.diff(arr, axis=0)
             rows.append(self._scale(arr))
-        return np.stack(rows)
+        self._base = base
+        return np.stack(rows) if rows else np.zeros((0, *self.input_shape), np.float32)
 
     def decode_x(self, x):
+        """Inputs in original units (changes, when differenced)."""
         return [np.round(np.asarray(row) * np.asarray(self.scale) + np.asarray(self.shift), 6).tolist()
                 for row in np.asarray(x)]
 
     def decode_y(self, y):
-        """Forecasts in original units (levels after encode_x of levels; changes otherwise when differenced)."""
-        values = self._target_units(y)
+        """Forecasts in original units: levels after encode_x of raw windows; changes otherwise when differenced."""
+        values = self._target_units(np.asarray(y).reshape(len(y), -1))
         if self.params["difference"]:
             values = np.cumsum(values, axis=1)
             base = getattr(self, "_base", [])
             if len(base) == len(values):
                 values = values + np.asarray(base)[:, None]
         return [np.round(row, 6).tolist() for row in values]
-
-    def state(self) -> dict[str, Any]:
-        if not hasattr(self, "scale"):
-            self.splits()
-        return {"name": self.name, "params": dict(self.params),
-                "preprocessing": {"columns": self.columns, "target_index": self.target_index, "scale": self.scale,
-                                  "shift": self.shift, "date_range": getattr(self, "date_range", None)}}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "CsvSeries":
-        """Rebuild from a saved state without the file (for prediction); or reread the file if none."""
-        if "preprocessing" not in state:
-            return cls(**state["params"])
-        problem = cls.__new__(cls)
-        problem._restored = True
-        Problem.__init__(problem, **state["params"])
-        for key, value in state["preprocessing"].items():
-            setattr(problem, key, value)
-        return problem

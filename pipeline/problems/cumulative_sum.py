@@ -1,7 +1,7 @@
 """Cumulative sum: per step, has the running sum of random values passed length/4? (seq2seq, equal lengths)."""
 import numpy as np
 
-from pipeline.problems.base import Problem, binary_scores, require, rounded
+from pipeline.problems.base import Problem, binary_scores, require_int, rounded
 
 
 class CumulativeSum(Problem):
@@ -15,7 +15,7 @@ class CumulativeSum(Problem):
     direction = "maximize"
 
     def validate(self):
-        require(self.params["length"] >= 2, self.name, "length must be >= 2")
+        require_int(self.name, self.params, "length", 1)
 
     @property
     def input_shape(self):

@@ -1,7 +1,7 @@
 """Damped sine wave: predict the next points of a random damped sine (many-to-one, vector output)."""
 import numpy as np
 
-from pipeline.problems.base import Problem, regression_scores, require, rounded
+from pipeline.problems.base import Problem, regression_scores, require, require_int, rounded
 
 
 class DampedSine(Problem):
@@ -16,9 +16,11 @@ class DampedSine(Problem):
 
     def validate(self):
         p = self.params
-        require(p["length"] >= 1 and p["output"] >= 1, self.name, "length and output must be >= 1")
-        require(1 <= p["period_min"] <= p["period_max"], self.name, "need 1 <= period_min <= period_max")
-        require(0 <= p["decay_min"] <= p["decay_max"], self.name, "need 0 <= decay_min <= decay_max")
+        for key in ("length", "output", "period_min"):
+            require_int(self.name, p, key, 1)
+        require_int(self.name, p, "period_max", p["period_min"])
+        require(0 <= p["decay_min"] <= p["decay_max"], self.name,
+                f"need 0 <= decay_min <= decay_max (got decay_min={p['decay_min']}, decay_max={p['decay_max']})")
 
     @property
     def input_shape(self):

@@ -1,7 +1,7 @@
 """Echo: remember the value at one position of a random one-hot sequence (many-to-one classification)."""
 import numpy as np
 
-from pipeline.problems.base import Problem, categorical_scores, one_hot, require
+from pipeline.problems.base import Problem, categorical_scores, one_hot, require_int
 
 
 class Echo(Problem):
@@ -15,10 +15,9 @@ class Echo(Problem):
     direction = "maximize"
 
     def validate(self):
-        p = self.params
-        require(p["length"] >= 1 and p["features"] >= 2, self.name, "length must be >= 1 and features >= 2")
-        require(0 <= p["out_index"] < p["length"], self.name,
-                f"out_index must be in [0, length-1] = [0, {p['length'] - 1}] (got {p['out_index']})")
+        require_int(self.name, self.params, "length", 1)
+        require_int(self.name, self.params, "features", 2)
+        require_int(self.name, self.params, "out_index", 0, self.params["length"] - 1)
 
     @property
     def input_shape(self):

@@ -1,7 +1,7 @@
 """Moving square: is a line drawn across a video moving right or left? (many-to-one binary classification)."""
 import numpy as np
 
-from pipeline.problems.base import Problem, binary_scores, require
+from pipeline.problems.base import Problem, binary_scores, require_int
 
 
 class MovingSquare(Problem):
@@ -16,7 +16,7 @@ class MovingSquare(Problem):
     input_dtype = "uint8"  # 5,000 videos of 50^3 pixels: 625 MB as uint8, 2.5 GB as float32
 
     def validate(self):
-        require(self.params["size"] >= 4, self.name, "size must be >= 4")
+        require_int(self.name, self.params, "size", 4)  # the CNN front end needs a few pixels
 
     @property
     def input_shape(self):
@@ -53,12 +53,16 @@ class MovingSquare(Problem):
         return {"accuracy": binary_scores(y_true, y_pred)["accuracy"]}
 
     def decode_x(self, x):
+        """One line per video: where the line starts, which way it moves, how many pixels the last frame has."""
         out = []
-        for video in np.asarray(x):
-            last = video[-1, :, :, 0]
-            first_col = int(np.flatnonzero(video[0, :, :, 0].any(axis=0))[0])
-            start_row = int(np.flatnonzero(video[0, :, first_col, 0])[0])
-            out.append(f"line starting at row {start_row}, column {first_col}; {int(last.sum())} pixels")
+        for video in np.asarray(x)[..., 0]:
+            first = np.argwhere(video[0])
+            if len(first) == 0:
+                out.append("empty video")
+                continue
+            row, col = (int(v) for v in first[0])
+            way = "right" if col == 0 else "left" if col == video.shape[-1] - 1 else "?"
+            out.append(f"start row {row}, column {col}, moving {way}; {int(video[-1].sum())} pixels")
         return out
 
     def decode_y(self, y):

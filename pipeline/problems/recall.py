@@ -1,7 +1,7 @@
 """Recall (for attention): output the first values of a long random sequence after all of it is read."""
 import numpy as np
 
-from pipeline.problems.base import Problem, categorical_scores, one_hot, require
+from pipeline.problems.base import Problem, categorical_scores, one_hot, require_int
 
 
 class Recall(Problem):
@@ -15,9 +15,9 @@ class Recall(Problem):
     direction = "maximize"
 
     def validate(self):
-        p = self.params
-        require(p["symbols"] >= 2, self.name, "symbols must be >= 2")
-        require(1 <= p["recall"] <= p["length"], self.name, f"recall must be in [1, length={p['length']}]")
+        require_int(self.name, self.params, "length", 1)
+        require_int(self.name, self.params, "symbols", 2)
+        require_int(self.name, self.params, "recall", 1, self.params["length"])
 
     @property
     def input_shape(self):

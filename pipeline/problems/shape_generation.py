@@ -9,14 +9,15 @@ DEGENERATE = 0.1  # a fitted rectangle narrower than this is penalised (a model 
 
 
 def rectangle_error(points: np.ndarray) -> float:
-    """Mean distance of generated corners 1..3 from the best-fitting rectangle anchored at (0, 0),
-    plus a penalty when that rectangle is degenerate."""
-    p = np.asarray(points, float)
+    """Mean distance of generated points 1..3 (of 4, from (0, 0)) from the corners (0, h), (w, h), (w, 0) of the
+    least-squares rectangle anchored at (0, 0), plus DEGENERATE - min(w, h) when that is positive (a dot, a line,
+    or a rectangle drawn the wrong way round)."""
+    p = np.asarray(points, float).reshape(4, 2)
     h = (p[1, 1] + p[2, 1]) / 2
     w = (p[2, 0] + p[3, 0]) / 2
     ideal = np.array([[0, h], [w, h], [w, 0]])
     error = float(np.mean(np.linalg.norm(p[1:4] - ideal, axis=1)))
-    return error + max(0.0, DEGENERATE - min(abs(w), abs(h)))
+    return error + max(0.0, DEGENERATE - min(w, h))
 
 
 class ShapeGeneration(Problem):
@@ -40,9 +41,9 @@ class ShapeGeneration(Problem):
     def generate(self, n, rng):
         count = math.ceil(n / 3)
         w, h = rng.random(count), rng.random(count)
-        zeros = np.zeros(count)
-        corners = np.stack([np.stack([zeros, zeros], 1), np.stack([zeros, h], 1), np.stack([w, h], 1),
-                            np.stack([w, zeros], 1)], axis=1)  # (count, 4, 2)
+        corners = np.zeros((count, 4, 2))  # (0, 0) -> (0, h) -> (w, h) -> (w, 0)
+        corners[:, 1:3, 1] = h[:, None]
+        corners[:, 2:4, 0] = w[:, None]
         x = corners[:, :3].reshape(-1, 1, 2)[:n].astype(np.float32)
         y = corners[:, 1:].reshape(-1, 2)[:n].astype(np.float32)
         return x, y
@@ -51,7 +52,8 @@ class ShapeGeneration(Problem):
         """Start at (0, 0) and feed each prediction back in three times: 4 points (4, 2)."""
         points = [np.zeros(2, dtype=np.float32)]
         for _ in range(3):
-            points.append(np.asarray(model.predict(points[-1].reshape(1, 1, 2), verbose=0)).reshape(2))
+            step = model.predict(points[-1].reshape(1, 1, 2).astype(np.float32), verbose=0)
+            points.append(np.asarray(step, dtype=np.float32).reshape(2))
         return np.stack(points)
 
     def scores(self, y_true, y_pred):
