@@ -12,7 +12,7 @@ def wait_for_running_trial(storage: str, study_name: str, proc, min_number: int 
             study = optuna.load_study(study_name=study_name, storage=storage)
             running = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING
                        and t.number >= min_number and "mlflow_run_id" in t.user_attrs]
-        except KeyError:  # the study does not exist yet
+        except Exception:  # the database or the study does not exist yet
             running = []
         if running:
             return running[0].number
