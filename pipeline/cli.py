@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--pruner", default="median", choices=["median", "none"])
     tune.add_argument("--tag", help="suffix for study names, to start separate studies")
     tune.add_argument("--no-progress", action="store_true")
+    tune.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
 
     tune.add_argument("--no-report", action="store_true", help="do not run the report stage at the end")
     tune.add_argument("--report-seeds", type=int, default=10, help="seeds per candidate in the final report")
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--runs-dir", type=Path, default=Path("runs"))
     report.add_argument("--no-register", action="store_true")
     report.add_argument("--no-progress", action="store_true")
+    report.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
 
     pred = sub.add_parser("predict", help="decode predictions of the registered champion for raw inputs")
     pred.add_argument("--problem", required=True)
@@ -96,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="train the book's reference configuration over seeds")
     rep.add_argument("--problem", required=True, help="problem name, or 'all'")
     rep.add_argument("--seeds", type=int, default=5)
+    rep.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
     rep.add_argument("--data", action="append", metavar="KEY=VALUE", help="problem parameter or size override")
     return parser
 
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout or None, storage=args.storage, tracking=args.tracking, space=args.space,
             study_seed=args.study_seed, data=_key_values(args.data), data_seed=args.data_seed,
             pruner=args.pruner, tag=args.tag, runs_dir=args.runs_dir, progress=not args.no_progress,
-            workers=args.workers))
+            workers=args.workers, fuse=not args.no_fuse))
         print(format_summary(result))
         if result.interrupted:
             return 130
@@ -118,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
 
             print(format_result(report(ReportSettings(
                 problem=args.problem, top_k=args.top_k, repeats=args.report_seeds, storage=args.storage,
-                tracking=args.tracking, runs_dir=args.runs_dir, progress=not args.no_progress))))
+                tracking=args.tracking, runs_dir=args.runs_dir, progress=not args.no_progress,
+                fuse=not args.no_fuse))))
         return 0
     if args.command == "report":
         from pipeline.stages.report import ReportSettings, format_result, report
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_result(report(ReportSettings(
             problem=args.problem, top_k=args.top_k, repeats=args.repeats, storage=args.storage,
             tracking=args.tracking, runs_dir=args.runs_dir, register=not args.no_register,
-            progress=not args.no_progress))))
+            progress=not args.no_progress, fuse=not args.no_fuse))))
         return 0
     if args.command == "predict":
         from pipeline.stages.predict import predict, read_inputs
@@ -157,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "reproduce":
         from pipeline.stages.reproduce import format_table, reproduce
 
-        print(format_table(reproduce(args.problem, args.seeds, _key_values(args.data), echo=print)))
+        print(format_table(reproduce(args.problem, args.seeds, _key_values(args.data), echo=print,
+                                          fuse=not args.no_fuse)))
         return 0
     raise UsageError(f"unknown command {args.command}")
 

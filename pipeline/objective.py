@@ -4,8 +4,10 @@ Two pruning levels, neither decided by one seed alone:
 (a) per epoch: the running mean over seeds of the validation score is reported at step
     seed_index * max_epochs + epoch; the pruner's warm-up is one seed's worth of steps, so it
     acts from the second seed on;
-(b) across seeds (racing): after each seed from the second on, a paired test against the
-    incumbent on the same seeds stops a trial that is significantly worse.
+(b) across seeds (racing): after each seed from the second on, while seeds remain, a paired
+    test against the incumbent on the same seeds stops a trial that is significantly worse.
+Fused seed towers train every seed at once: they report the mean over all seeds at the last
+seed's steps (the same quantity sequential training reports there) and need no racing.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ import optuna
 from pipeline.errors import NonFiniteLoss
 from pipeline.problems import Problem, Splits
 from pipeline.racing import raced_out
-from pipeline.training import SeedRun, train_one
+from pipeline.seeds import SeedListener, train_seeds
+from pipeline.training import SeedRun
 from reports.plots import close, learning_curves
 from search_spaces.loader import SearchSpace
 from tracking import Tracker
@@ -49,6 +52,7 @@ class StudyContext:
     racing_alpha: float = 0.05
     tags: dict[str, Any] = field(default_factory=dict)
     deadline: float | None = None  # time.monotonic() after which running trials stop (pruned)
+    fuse: bool = True  # train the seeds at once as fused towers where the architecture allows
 
     @property
     def max_epochs(self) -> int:
@@ -106,67 +110,20 @@ class Objective:
     # -- seeds -----------------------------------------------------------------------------
     def _run_seeds(self, trial: optuna.Trial, hp: dict, run_id: str, tags: dict, runs: list[SeedRun]) -> float:
         ctx = self.ctx
-        problem, splits = ctx.problem, ctx.splits
-        incumbent = self._incumbent(trial)
-        best_model = None
-        for index, seed in enumerate(ctx.seeds):
-            seed_run_id = ctx.tracker.start_run(ctx.experiment_id, f"trial-{trial.number}-seed-{seed}", SEED,
-                                                run_id, tags={**tags, "seed": seed}, params={**hp, "seed": seed})
-            try:
-                run = train_one(problem, ctx.architecture, hp, seed, (splits.x_train, splits.y_train),
-                                (splits.x_val, splits.y_val), on_epoch=self._epoch_hook(trial, index, runs),
-                                keep_model=True)
-            except optuna.TrialPruned as exc:
-                ctx.tracker.end_run(seed_run_id, "KILLED", {"state": "PRUNED", "reason": str(exc)})
-                raise
-            except BaseException as exc:
-                ctx.tracker.end_run(seed_run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
-                                    {"state": "FAIL", "reason": f"{type(exc).__name__}: {exc}"})
-                raise
-            self._log_seed(seed_run_id, run)
-            if index == 0:
-                ctx.tracker.log_text(run_id, model_summary(run.model), "model_summary.txt")
-                ctx.tracker.log_metrics(run_id, {"n_params": run.n_params})
-                trial.set_user_attr("n_params", run.n_params)
-            if best_model is None or problem.better(run.score, best_model[0]):
-                best_model = (run.score, run.model)
-            run.model = None
-            runs.append(run)
-            scores = [r.score for r in runs]
-            trial.set_user_attr("seed_scores", scores)
-            trial.set_user_attr("n_seeds", len(scores))
-            if incumbent is not None:
-                stop, p = raced_out(scores, incumbent.user_attrs["seed_scores"], problem.direction,
-                                    ctx.racing_alpha)
-                if stop:
-                    trial.set_user_attr("raced_out_p", p)
-                    raise optuna.TrialPruned(
-                        f"raced out after {len(scores)} seeds: worse than trial {incumbent.number} on the "
-                        f"same seeds (paired t-test p={p:.3g})")
+        listener = _TrialListener(self, trial, hp, run_id, tags, runs)
+        try:
+            train_seeds(ctx.problem, ctx.architecture, hp, ctx.seeds, (ctx.splits.x_train, ctx.splits.y_train),
+                        (ctx.splits.x_val, ctx.splits.y_val), listener=listener, keep_models=True, fuse=ctx.fuse)
+        except BaseException as exc:
+            listener.close_open(exc)
+            raise
         stats = summarize([r.score for r in runs])
         for key, value in stats.items():
             trial.set_user_attr(key, value)
         if self._is_new_best(trial, stats["mean"]):
-            uri = ctx.tracker.log_keras_model(run_id, best_model[1], input_example=splits.x_val[:2])
+            uri = ctx.tracker.log_keras_model(run_id, listener.best_model[1], input_example=ctx.splits.x_val[:2])
             trial.set_user_attr("model_uri", uri)
         return stats["mean"]
-
-    def _epoch_hook(self, trial: optuna.Trial, index: int, done: list[SeedRun]):
-        """Report the running mean over seeds at this epoch; prune when the pruner says so."""
-        metric = f"val_{self.ctx.problem.metric}"
-        offset = index * self.ctx.max_epochs
-
-        def hook(epoch: int, value: float) -> None:
-            if self.ctx.deadline is not None and time.monotonic() > self.ctx.deadline:
-                raise optuna.TrialPruned(f"stopped at seed {index + 1}, epoch {epoch + 1}: the time budget "
-                                         "(TIMEOUT) is spent")
-            earlier = [r.history[metric][min(epoch, len(r.history[metric]) - 1)] for r in done]
-            mean = float(np.mean(earlier + [value]))
-            trial.report(mean, offset + epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at seed {index + 1}, epoch {epoch + 1}: running mean "
-                                         f"{mean:.4g} is worse than the pruner's threshold")
-        return hook
 
     def _incumbent(self, trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
         try:
@@ -208,3 +165,68 @@ class Objective:
             tracker.log_figure(run_id, fig, "learning_curves.png")
             close(fig)
         tracker.end_run(run_id, status, tags)
+
+
+class _TrialListener(SeedListener):
+    """Connects training over seeds to the trial: MLflow seed runs, pruning, racing, the best model."""
+
+    def __init__(self, objective: Objective, trial: optuna.Trial, hp: dict, run_id: str, tags: dict,
+                 runs: list[SeedRun]) -> None:
+        self.objective, self.ctx, self.trial, self.hp = objective, objective.ctx, trial, hp
+        self.run_id, self.tags, self.runs = run_id, tags, runs
+        self.open: dict[int, str] = {}  # seed -> its MLflow run, while training
+        self.best_model: tuple[float, Any] | None = None
+        self.incumbent = objective._incumbent(trial)
+
+    def started(self, seeds: list[int]) -> None:
+        ctx = self.ctx
+        for seed in seeds:
+            self.open[seed] = ctx.tracker.start_run(
+                ctx.experiment_id, f"trial-{self.trial.number}-seed-{seed}", SEED, self.run_id,
+                tags={**self.tags, "seed": seed, "fused_towers": len(seeds)}, params={**self.hp, "seed": seed})
+
+    def epoch(self, seed_index: int, epoch: int, values: list[float]) -> None:
+        """Report the running mean over seeds at step seed_index * max_epochs + epoch; prune if told."""
+        ctx, trial = self.ctx, self.trial
+        if ctx.deadline is not None and time.monotonic() > ctx.deadline:
+            raise optuna.TrialPruned(f"stopped at seed {seed_index + 1}, epoch {epoch + 1}: the time budget "
+                                     "(TIMEOUT) is spent")
+        mean = float(np.mean(values))
+        trial.report(mean, seed_index * ctx.max_epochs + epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at seed {seed_index + 1}, epoch {epoch + 1}: running mean "
+                                     f"{mean:.4g} is worse than the pruner's threshold")
+
+    def finished(self, index: int, run: SeedRun) -> None:
+        ctx, trial = self.ctx, self.trial
+        self.objective._log_seed(self.open.pop(run.seed), run)
+        if index == 0:
+            ctx.tracker.log_text(self.run_id, model_summary(run.model), "model_summary.txt")
+            ctx.tracker.log_metrics(self.run_id, {"n_params": run.n_params})
+            trial.set_user_attr("n_params", run.n_params)
+        if self.best_model is None or ctx.problem.better(run.score, self.best_model[0]):
+            self.best_model = (run.score, run.model)
+        run.model = None
+        self.runs.append(run)
+        scores = [r.score for r in self.runs]
+        trial.set_user_attr("seed_scores", scores)
+        trial.set_user_attr("n_seeds", len(scores))
+        if self.incumbent is None or run.towers > 1 or len(scores) == len(ctx.seeds):
+            return  # racing saves the seeds still to run; fused towers have run them all
+        stop, p = raced_out(scores, self.incumbent.user_attrs["seed_scores"], ctx.problem.direction,
+                            ctx.racing_alpha)
+        if stop:
+            trial.set_user_attr("raced_out_p", p)
+            raise optuna.TrialPruned(f"raced out after {len(scores)} seeds: worse than trial "
+                                     f"{self.incumbent.number} on the same seeds (paired t-test p={p:.3g})")
+
+    def close_open(self, exc: BaseException) -> None:
+        """End the MLflow runs of seeds that were training when `exc` stopped them."""
+        if isinstance(exc, optuna.TrialPruned):
+            status, tags = "KILLED", {"state": "PRUNED", "reason": str(exc)}
+        else:
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            tags = {"state": "FAIL", "reason": f"{type(exc).__name__}: {exc}"}
+        for run_id in self.open.values():
+            self.ctx.tracker.end_run(run_id, status, tags)
+        self.open.clear()

@@ -32,7 +32,8 @@ class SeedRun:
     epochs: int  # epochs actually run
     best_epoch: int  # 1-based epoch of the lowest validation loss (the weights kept)
     n_params: int
-    fit_seconds: float
+    fit_seconds: float  # a fused run's share: the towers' fit time divided by their number
+    towers: int = 1  # seeds trained together as fused towers (1 = on its own)
     model: keras.Model | None = field(default=None, repr=False)
 
 

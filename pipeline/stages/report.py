@@ -18,7 +18,8 @@ from pipeline.architectures import resolve
 from pipeline.stages.finalize import Finalized, config_key, finalize
 from pipeline.stages.tune import reference_config
 from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
-from pipeline.training import SeedRun, train_one
+from pipeline.seeds import SeedListener, train_seeds
+from pipeline.training import SeedRun
 from reports import diagnostics, plots
 from reports.html import Section, table_html, table_markdown, write_report
 from reports.stats import compare
@@ -40,6 +41,7 @@ class ReportSettings:
     alpha: float = 0.05
     register: bool = True
     progress: bool = True
+    fuse: bool = True  # train each candidate's seeds at once as fused towers where possible
 
 
 @dataclass
@@ -125,20 +127,30 @@ def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.S
     return problem, problem.splits(seed=data["seed"], **data["sizes"]), studies, data
 
 
+class _TestScorer(SeedListener):
+    """Scores each finished seed run on the test set, drops its model and advances the progress bar."""
+
+    def __init__(self, problem: Problem, splits: Splits, candidate: Candidate, bar: tqdm) -> None:
+        self.problem, self.splits, self.candidate, self.bar = problem, splits, candidate, bar
+
+    def finished(self, index: int, run: SeedRun) -> None:
+        scores = self.problem.evaluate(run.model, self.splits.x_test, self.splits.y_test)
+        self.candidate.test_scores.append(float(scores[self.problem.metric]))
+        run.model = None
+        self.candidate.runs.append(run)
+        self.bar.set_postfix(candidate=self.candidate.name, refresh=False)
+        self.bar.update(1)
+
+
 def evaluate_candidates(problem: Problem, splits: Splits, candidates: list[Candidate], seeds: list[int],
-                        progress: bool) -> None:
+                        progress: bool, fuse: bool = True) -> None:
     """Train each candidate on each seed (early stopping on validation) and score it on the test set."""
     bar = tqdm(total=len(candidates) * len(seeds), desc="re-evaluating", unit="run", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
     for candidate in candidates:
-        for seed in seeds:
-            run = train_one(problem, candidate.architecture, candidate.hp, seed, (splits.x_train, splits.y_train),
-                            (splits.x_val, splits.y_val), keep_model=True)
-            candidate.test_scores.append(float(problem.evaluate(run.model, splits.x_test, splits.y_test)[problem.metric]))
-            run.model = None
-            candidate.runs.append(run)
-            bar.set_postfix(candidate=candidate.name, refresh=False)
-            bar.update(1)
+        train_seeds(problem, candidate.architecture, candidate.hp, seeds, (splits.x_train, splits.y_train),
+                    (splits.x_val, splits.y_val), listener=_TestScorer(problem, splits, candidate, bar),
+                    keep_models=True, fuse=fuse)
     bar.close()
 
 
@@ -150,7 +162,7 @@ def report(settings: ReportSettings) -> ReportResult:
     silence_optuna()
     candidates = select_candidates(problem, studies, settings.top_k)
     seeds = report_seeds(settings.repeats)
-    evaluate_candidates(problem, splits, candidates, seeds, settings.progress)
+    evaluate_candidates(problem, splits, candidates, seeds, settings.progress, settings.fuse)
 
     scores = {c.name: c.test_scores for c in candidates}
     comparison = compare(scores, problem.direction, params={c.name: c.n_params for c in candidates},

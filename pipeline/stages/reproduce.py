@@ -9,7 +9,7 @@ import numpy as np
 
 from pipeline import pairs
 from pipeline.problems import PROBLEMS, get_problem
-from pipeline.training import train_one
+from pipeline.seeds import train_seeds
 
 SIZE_KEYS = ("n_train", "n_test")
 
@@ -33,7 +33,7 @@ class Reproduction:
         return float(np.std(self.scores, ddof=1)) if len(self.scores) > 1 else 0.0
 
 
-def reproduce_one(name: str, seeds: int, data: dict[str, str] | None = None) -> Reproduction:
+def reproduce_one(name: str, seeds: int, data: dict[str, str] | None = None, fuse: bool = True) -> Reproduction:
     """Train the native reference of `name` at the book's size, one epoch as the book, on `seeds` seeds."""
     data = dict(data or {})
     book = pairs.book(name)
@@ -43,8 +43,8 @@ def reproduce_one(name: str, seeds: int, data: dict[str, str] | None = None) -> 
     hp = {**pairs.reference_hp(name), "epochs": int(book["epochs"]), "patience": 0}
     arch = pairs.native(name)
     scores, seconds, extra = [], [], {}
-    for seed in range(seeds):
-        run = train_one(problem, arch, hp, seed, (splits.x_train, splits.y_train), keep_model=True)
+    for run in train_seeds(problem, arch, hp, range(seeds), (splits.x_train, splits.y_train), keep_models=True,
+                           fuse=fuse):
         metrics = problem.evaluate(run.model, splits.x_test, splits.y_test)
         scores.append(float(metrics[problem.metric]))
         for key, value in metrics.items():
@@ -55,13 +55,13 @@ def reproduce_one(name: str, seeds: int, data: dict[str, str] | None = None) -> 
 
 
 def reproduce(name: str, seeds: int = 5, data: dict[str, str] | None = None,
-              echo: Callable[[str], None] | None = None) -> list[Reproduction]:
+              echo: Callable[[str], None] | None = None, fuse: bool = True) -> list[Reproduction]:
     """One problem, or 'all' (every problem with a book figure; csv needs a file and is skipped)."""
     names = [n for n in PROBLEMS if n != "csv"] if name == "all" else [name]
     results = []
     for n in names:
         start = time.perf_counter()
-        results.append(reproduce_one(n, seeds, data))
+        results.append(reproduce_one(n, seeds, data, fuse))
         if echo:
             r = results[-1]
             echo(f"{n}: {r.metric} {r.mean:.4f} ± {r.std:.4f} over {seeds} seeds "

@@ -31,7 +31,7 @@ from pipeline.problems import Problem, Splits, problem_from_state
 from pipeline.stages.finalize import config_key, raw_examples
 from pipeline.stages.tune import study_seeds
 from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
-from pipeline.training import train_one
+from pipeline.seeds import train_seeds
 from reports.stats import compare, significantly_better
 from search_spaces.loader import load_space
 from tracking.packaging import load_parts, log_problem_model
@@ -55,6 +55,7 @@ class RetuneSettings:
     tracking: str | None = None
     runs_dir: Path = DEFAULT_RUNS_DIR
     progress: bool = True
+    fuse: bool = True  # train each candidate's seeds at once as fused towers where possible
 
 
 @dataclass
@@ -158,13 +159,11 @@ def _evaluate_and_decide(settings, tracker, registry, run_id, experiment_id, pro
     bar = tqdm(total=len(plans) * len(seeds), desc="retune candidates", unit="run", file=sys.stderr,
                disable=not settings.progress, dynamic_ncols=True)
     for name, (cand_hp, train, warm) in plans.items():
-        for seed in seeds:
-            run = train_one(problem, architecture, cand_hp, seed, train, val, keep_model=True,
-                            initial_weights=weights if warm else None)
-            scores.setdefault(name, []).append(float(problem.evaluate(run.model, new.x_test, new.y_test)[metric]))
-            if seed == seeds[0]:
-                first_models[name] = (run.model, cand_hp)
-            bar.update(1)
+        runs = train_seeds(problem, architecture, cand_hp, seeds, train, val, keep_models=True,
+                           initial_weights=weights if warm else None, fuse=settings.fuse)
+        scores[name] = [float(problem.evaluate(run.model, new.x_test, new.y_test)[metric]) for run in runs]
+        first_models[name] = (runs[0].model, cand_hp)
+        bar.update(len(runs))
     bar.close()
     comparison = compare(scores, problem.direction, alpha=settings.alpha, paired=True)
     winner = comparison.winner

@@ -42,6 +42,7 @@ class TuneSettings:
     racing_alpha: float = 0.05
     tag: str | None = None  # appended to study names, to keep separate studies of the same pair
     workers: int = 1  # local worker processes sharing each study
+    fuse: bool = True  # train a trial's seeds at once as fused towers where the architecture allows
     runs_dir: Path = DEFAULT_RUNS_DIR
     progress: bool = True
 
@@ -175,7 +176,8 @@ def _open_study(s: _Session, arch: str) -> tuple[optuna.Study, StudyContext]:
     if not study.trials:
         study.enqueue_trial(reference_params(problem.name, space), user_attrs={"reference": True})
     ctx = StudyContext(problem, s.splits, arch, space, s.seeds, s.tracker, s.experiment_id, parent, name,
-                       settings.racing_alpha, tags={"problem": problem.name, "architecture": arch})
+                       settings.racing_alpha, tags={"problem": problem.name, "architecture": arch},
+                       fuse=settings.fuse)
     return study, ctx
 
 
