@@ -24,6 +24,7 @@ from pipeline.towers import Towers, Unfusable
 from pipeline.training import Arrays, SeedRun, train_one
 
 STEPS_PER_EXECUTION = 16  # batches per call into the compiled step: fewer Python round trips
+JIT_COMPILE = False  # XLA for the fused step (bench/ measures both; see README Performance)
 PREDICT_BATCH = 512
 
 
@@ -123,7 +124,7 @@ def _train_fused(problem: Problem, architecture: str, hp: dict[str, Any], seeds:
     model = towers.model
     model.compile(optimizer=optimizer(hp), loss=_summed_loss(problem, n),
                   metrics=[_per_tower_loss(problem, s) for s in range(n)],
-                  steps_per_execution=STEPS_PER_EXECUTION)
+                  steps_per_execution=STEPS_PER_EXECUTION, jit_compile=JIT_COMPILE)
     seed_everything(seeds[0])
     orders = [np.random.default_rng([seed, 1]) for seed in seeds]  # each tower its own shuffling
     x_val_tiled = np.repeat(val[0][:, None], n, axis=1) if val is not None else None

@@ -14,6 +14,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
 UNROLL_MAX_STEPS = 64  # longer sequences run a symbolic loop instead of an unrolled graph
@@ -45,6 +46,10 @@ class TowerLSTM(layers.Layer):
         self.recurrent_kernel = self.add_weight(shape=(s, u, 4 * u), name="recurrent_kernel", initializer="zeros")
         self.bias = self.add_weight(shape=(s, 4 * u), name="bias", initializer="zeros")
 
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        batch, towers, steps = input_shape[:3]
+        return (batch, towers, steps, self.units) if self.return_sequences else (batch, towers, self.units)
+
     def _mask(self, like, rate: float):
         return keras.random.dropout(ops.ones_like(like), rate, seed=self.seed_generator)
 
@@ -74,9 +79,9 @@ class TowerLSTM(layers.Layer):
         else:
             def step(carry, x_t):
                 h, c = carry
-                h, c = self._step(x_t, h if r_mask is None else h * r_mask, c)
-                return (h, c), h
-            (h, c), sequence = ops.scan(step, (h, c), xs)
+                return self._step(x_t, h if r_mask is None else h * r_mask, c)
+            sequence = tf.scan(step, xs, initializer=(h, c))[0]  # every step's h: (T, S, B, u)
+            h = sequence[-1]
         if self.return_sequences:
             return ops.transpose(sequence, (2, 1, 0, 3))  # (B, S, T, u), in processing order like Keras
         return ops.transpose(h, (1, 0, 2))  # (B, S, u)

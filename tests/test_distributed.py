@@ -4,16 +4,15 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
+from bench.pg import fresh_databases
 from pipeline.stages.tune import TuneSettings, tune
 from tests_helpers import wait_for_running_trial
 
-PG = dict(host="127.0.0.1", port=5432, user="postgres")
 SPACE = """
 extends: common
 params:
@@ -28,21 +27,14 @@ params:
 def pg(tmp_path):
     """Two fresh PostgreSQL databases (Optuna, MLflow); skipped when no server answers."""
     psycopg = pytest.importorskip("psycopg")
+    (tmp_path / "space.yaml").write_text(SPACE)
     try:
-        admin = psycopg.connect(dbname="postgres", connect_timeout=3, autocommit=True, **PG)
+        databases = fresh_databases("lstm")
+        storage, tracking = databases.__enter__()
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {str(exc).splitlines()[0]}")
-    names = [f"lstm_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("optuna", "mlflow")]
-    with admin.cursor() as cur:
-        for name in names:
-            cur.execute(f"CREATE DATABASE {name}")
-    (tmp_path / "space.yaml").write_text(SPACE)
-    yield {"storage": f"postgresql://postgres@127.0.0.1:5432/{names[0]}",
-           "tracking": f"postgresql://postgres@127.0.0.1:5432/{names[1]}", "space": str(tmp_path / "space.yaml")}
-    with admin.cursor() as cur:
-        for name in names:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    yield {"storage": storage, "tracking": tracking, "space": str(tmp_path / "space.yaml")}
+    databases.__exit__(None, None, None)
 
 
 def _trial_runs(client, study):
