@@ -15,6 +15,8 @@ TRACKING ?=
 SPACE ?=
 DATA ?=
 TAG ?=
+ENGINE ?=
+KT_ALGO ?=
 REPORT ?= 1
 TOP_K ?=
 REPEATS ?=
@@ -43,6 +45,7 @@ tune: $(STAMP)
 	$(PY) -m pipeline.cli tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
+		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \
 		$(if $(filter 0 no false,$(REPORT)),--no-report) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS))
 
 report: $(STAMP)

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline.engines import ENGINES, KT_ALGORITHMS, OPTUNA
 from pipeline.errors import UsageError
 
 
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--tag", help="suffix for study names, to start separate studies")
     tune.add_argument("--no-progress", action="store_true")
     tune.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
+    tune.add_argument("--engine", default=OPTUNA, choices=ENGINES,
+                      help="who picks the configurations (default optuna); keras-tuner: one process")
+    tune.add_argument("--kt-algorithm", default="random", choices=KT_ALGORITHMS,
+                      help="KerasTuner's search with --engine keras-tuner (default random)")
 
     tune.add_argument("--no-report", action="store_true", help="do not run the report stage at the end")
     tune.add_argument("--report-seeds", type=int, default=10, help="seeds per candidate in the final report")
@@ -112,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout or None, storage=args.storage, tracking=args.tracking, space=args.space,
             study_seed=args.study_seed, data=_key_values(args.data), data_seed=args.data_seed,
             pruner=args.pruner, tag=args.tag, runs_dir=args.runs_dir, progress=not args.no_progress,
-            workers=args.workers, fuse=not args.no_fuse))
+            workers=args.workers, fuse=not args.no_fuse, engine=args.engine, kt_algorithm=args.kt_algorithm))
         print(format_summary(result))
         if result.interrupted:
             return 130

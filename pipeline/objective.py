@@ -8,6 +8,10 @@ Two pruning levels, neither decided by one seed alone:
     test against the incumbent on the same seeds stops a trial that is significantly worse.
 Fused seed towers train every seed at once: they report the mean over all seeds at the last
 seed's steps (the same quantity sequential training reports there) and need no racing.
+
+An engine that sets the training budget (KerasTuner's Hyperband) puts the epochs in the trial's
+user attr EPOCHS_BUDGET: they replace hp["epochs"], so the logged params and user attr "hp" hold
+what was trained, and the trial run is tagged with it.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from tracking.tracker import SEED, TRIAL
 
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+EPOCHS_BUDGET = "epochs_budget"  # trial user attr: epochs to train instead of hp["epochs"]
 
 
 @dataclass
@@ -81,6 +86,9 @@ class Objective:
         hp = ctx.space.suggest(trial)
         tags = {**ctx.tags, "study": ctx.study_name, "trial": trial.number, "worker": WORKER,
                 "reference": bool(trial.user_attrs.get("reference", False))}
+        budget = trial.user_attrs.get(EPOCHS_BUDGET)
+        if budget is not None:
+            hp["epochs"] = tags[EPOCHS_BUDGET] = int(budget)
         run_id = ctx.tracker.start_run(ctx.experiment_id, f"trial-{trial.number}", TRIAL, ctx.parent_run_id,
                                        tags=tags, params=hp)
         trial.set_user_attr("mlflow_run_id", run_id)

@@ -13,6 +13,7 @@ import optuna
 from tqdm import tqdm
 
 from pipeline import pairs
+from pipeline.engines import KERAS_TUNER, OPTUNA, STARTUP_TRIALS, check_engine
 from pipeline.errors import UsageError
 from pipeline.objective import Objective, StudyContext
 from pipeline.problems import get_problem
@@ -43,6 +44,8 @@ class TuneSettings:
     tag: str | None = None  # appended to study names, to keep separate studies of the same pair
     workers: int = 1  # local worker processes sharing each study
     fuse: bool = True  # train a trial's seeds at once as fused towers where the architecture allows
+    engine: str = OPTUNA  # optuna | keras-tuner: which library picks the configurations
+    kt_algorithm: str = "random"  # keras-tuner engine: random | hyperband | bayesian
     runs_dir: Path = DEFAULT_RUNS_DIR
     progress: bool = True
 
@@ -129,6 +132,7 @@ def _session(settings: TuneSettings) -> _Session:
     """Validate every input first (nothing is written on bad input), then open stores and data."""
     if settings.trials < 1 or settings.seeds < 1 or settings.workers < 1:
         raise UsageError("TRIALS, SEEDS and WORKERS must be at least 1")
+    check_engine(settings.engine, settings.kt_algorithm, settings.workers)
     sizes = {k: int(v) for k, v in settings.data.items() if k in SIZE_KEYS}
     problem = get_problem(settings.problem, **{k: v for k, v in settings.data.items() if k not in SIZE_KEYS})
     architectures = pairs.resolve_architectures(problem.name, settings.architectures)
@@ -151,33 +155,53 @@ def _session(settings: TuneSettings) -> _Session:
                     tracker.experiment_id(experiment), study_seeds(settings.study_seed, settings.seeds), data_tags)
 
 
+def study_name(problem: str, arch: str, settings: TuneSettings) -> str:
+    """<problem>-<arch>[-kt-<algorithm>][-<tag>]: each engine and algorithm keeps its own study."""
+    engine = f"-kt-{settings.kt_algorithm}" if settings.engine == KERAS_TUNER else ""
+    return f"{problem}-{arch}{engine}" + (f"-{settings.tag}" if settings.tag else "")
+
+
 def _open_study(s: _Session, arch: str) -> tuple[optuna.Study, StudyContext]:
-    """Create or load the pair's study, its parent run and its reference trial (idempotent)."""
+    """Create or load the pair's study, its parent run and its reference trial (idempotent).
+
+    With the keras-tuner engine KerasTuner picks every configuration (enqueued, so the sampler is never
+    consulted) and sets the budget (no Optuna pruner), and the study has no reference trial: an enqueued
+    reference would be asked in place of KerasTuner's first trial.
+    """
     settings, problem, space = s.settings, s.problem, s.spaces[arch]
-    name = f"{problem.name}-{arch}" + (f"-{settings.tag}" if settings.tag else "")
+    kt = settings.engine == KERAS_TUNER
+    name = study_name(problem.name, arch, settings)
+    sampler = (optuna.samplers.RandomSampler(seed=settings.study_seed) if kt else
+               optuna.samplers.TPESampler(seed=settings.study_seed, n_startup_trials=STARTUP_TRIALS,
+                                          multivariate=True, constant_liar=True))
     study = optuna.create_study(
-        study_name=name, storage=s.storage, direction=problem.direction, load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=settings.study_seed, n_startup_trials=5, multivariate=True,
-                                           constant_liar=True),
-        pruner=make_pruner(settings.pruner, int(space.max_value("epochs"))))
+        study_name=name, storage=s.storage, direction=problem.direction, load_if_exists=True, sampler=sampler,
+        pruner=make_pruner("none" if kt else settings.pruner, int(space.max_value("epochs"))))
     _check_or_set_fingerprint(study, {"seeds": s.seeds, "data": {k: str(v) for k, v in s.data_tags.items()},
                                       "space": space.fingerprint(), "direction": problem.direction})
-    for key, value in (("problem", problem.name), ("architecture", arch),
-                       ("data", {"params": problem.params, "sizes": s.sizes, "seed": settings.data_seed})):
+    attrs = {"problem": problem.name, "architecture": arch, "engine": settings.engine,
+             "data": {"params": problem.params, "sizes": s.sizes, "seed": settings.data_seed}}
+    if kt:
+        attrs["algorithm"] = settings.kt_algorithm
+    for key, value in attrs.items():
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
-    parent = _parent_run(study, s.tracker, s.experiment_id, name,
-                         tags={"problem": problem.name, "architecture": arch, "study": name, **s.data_tags},
-                         params={"seeds": s.seeds, "space": space.source, "space_fingerprint": space.fingerprint(),
-                                 "storage": mask_credentials(s.storage.url), "metric": problem.metric,
-                                 "direction": problem.direction})
+    tags = {"problem": problem.name, "architecture": arch, "engine": settings.engine}
+    params = {"seeds": s.seeds, "space": space.source, "space_fingerprint": space.fingerprint(),
+              "storage": mask_credentials(s.storage.url), "metric": problem.metric, "direction": problem.direction}
+    if kt:
+        params["algorithm"] = settings.kt_algorithm
+    parent = _parent_run(study, s.tracker, s.experiment_id, name, tags={**tags, "study": name, **s.data_tags},
+                         params=params)
     optuna.storages.fail_stale_trials(study)
+    if kt:  # one process per keras-tuner study, without heartbeats: a RUNNING trial is a dead process's
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
     _close_stale_runs(study, s.tracker, s.experiment_id, parent)
-    if not study.trials:
+    if not study.trials and not kt:
         study.enqueue_trial(reference_params(problem.name, space), user_attrs={"reference": True})
     ctx = StudyContext(problem, s.splits, arch, space, s.seeds, s.tracker, s.experiment_id, parent, name,
-                       settings.racing_alpha, tags={"problem": problem.name, "architecture": arch},
-                       fuse=settings.fuse)
+                       settings.racing_alpha, tags=tags, fuse=settings.fuse)
     return study, ctx
 
 
@@ -201,7 +225,12 @@ def tune(settings: TuneSettings) -> TuneResult:
         start = time.perf_counter()
         progress = _Progress(study.study_name, settings.trials, settings.progress)
         try:
-            if settings.workers == 1:
+            if settings.engine == KERAS_TUNER:
+                from pipeline.engines.keras_tuner import search
+
+                search(study, ctx, settings.kt_algorithm, settings.trials, settings.study_seed,
+                       settings.runs_dir / "keras_tuner", progress)
+            elif settings.workers == 1:
                 study.optimize(Objective(ctx), n_trials=settings.trials, timeout=timeout, callbacks=[progress],
                                catch=(Exception,), gc_after_trial=False)
             else:
