@@ -18,6 +18,7 @@ TAG ?=
 ENGINE ?=
 KT_ALGO ?=
 REPORT ?= 1
+FUSE ?= 1
 TOP_K ?=
 REPEATS ?=
 INPUT ?=
@@ -27,7 +28,7 @@ PORT ?= 5000
 
 opt = $(if $(2),$(1) $(2))
 
-.PHONY: venv test tune report predict retune schedule rollback history reproduce server ui clean
+.PHONY: venv test tune report predict retune schedule rollback history reproduce bench server ui clean
 
 venv: $(STAMP)
 
@@ -46,7 +47,7 @@ tune: $(STAMP)
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \
-		$(if $(filter 0 no false,$(REPORT)),--no-report) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS))
+		$(if $(filter 0 no false,$(REPORT)),--no-report) $(if $(filter 0 no false,$(FUSE)),--no-fuse) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS))
 
 report: $(STAMP)
 	$(PY) -m pipeline.cli report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
@@ -68,6 +69,10 @@ rollback history: $(STAMP)
 
 reproduce: $(STAMP)
 	$(PY) -m pipeline.cli reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d))
+
+# Benchmarks (not part of `make test`): writes bench/results.md and bench/results.csv. ONLY=section,... QUICK=1
+bench: $(STAMP)
+	$(PY) -m bench $(call opt,--only,$(ONLY)) $(if $(QUICK),--quick)
 
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/mlflow
 

@@ -119,12 +119,17 @@ class Objective:
     def _run_seeds(self, trial: optuna.Trial, hp: dict, run_id: str, tags: dict, runs: list[SeedRun]) -> float:
         ctx = self.ctx
         listener = _TrialListener(self, trial, hp, run_id, tags, runs)
+        start = time.perf_counter()
         try:
             train_seeds(ctx.problem, ctx.architecture, hp, ctx.seeds, (ctx.splits.x_train, ctx.splits.y_train),
                         (ctx.splits.x_val, ctx.splits.y_val), listener=listener, keep_models=True, fuse=ctx.fuse)
         except BaseException as exc:
             listener.close_open(exc)
             raise
+        finally:
+            trial.set_user_attr("epoch_trainings", listener.epoch_trainings)  # compute spent, for comparisons
+        # Training wall time without the MLflow logging done between seeds; the rest of a trial is overhead.
+        trial.set_user_attr("train_seconds", time.perf_counter() - start - listener.logging_seconds)
         stats = summarize([r.score for r in runs])
         for key, value in stats.items():
             trial.set_user_attr(key, value)
@@ -185,17 +190,23 @@ class _TrialListener(SeedListener):
         self.open: dict[int, str] = {}  # seed -> its MLflow run, while training
         self.best_model: tuple[float, Any] | None = None
         self.incumbent = objective._incumbent(trial)
+        self.logging_seconds = 0.0
+        self.epoch_trainings = 0  # epochs trained, summed over seeds
+        self.group = 1  # seeds training together now
 
     def started(self, seeds: list[int]) -> None:
-        ctx = self.ctx
+        ctx, start = self.ctx, time.perf_counter()
+        self.group = len(seeds)
         for seed in seeds:
             self.open[seed] = ctx.tracker.start_run(
                 ctx.experiment_id, f"trial-{self.trial.number}-seed-{seed}", SEED, self.run_id,
                 tags={**self.tags, "seed": seed, "fused_towers": len(seeds)}, params={**self.hp, "seed": seed})
+        self.logging_seconds += time.perf_counter() - start
 
     def epoch(self, seed_index: int, epoch: int, values: list[float]) -> None:
         """Report the running mean over seeds at step seed_index * max_epochs + epoch; prune if told."""
         ctx, trial = self.ctx, self.trial
+        self.epoch_trainings += self.group
         if ctx.deadline is not None and time.monotonic() > ctx.deadline:
             raise optuna.TrialPruned(f"stopped at seed {seed_index + 1}, epoch {epoch + 1}: the time budget "
                                      "(TIMEOUT) is spent")
@@ -206,12 +217,13 @@ class _TrialListener(SeedListener):
                                      f"{mean:.4g} is worse than the pruner's threshold")
 
     def finished(self, index: int, run: SeedRun) -> None:
-        ctx, trial = self.ctx, self.trial
+        ctx, trial, start = self.ctx, self.trial, time.perf_counter()
         self.objective._log_seed(self.open.pop(run.seed), run)
         if index == 0:
             ctx.tracker.log_text(self.run_id, model_summary(run.model), "model_summary.txt")
             ctx.tracker.log_metrics(self.run_id, {"n_params": run.n_params})
             trial.set_user_attr("n_params", run.n_params)
+        self.logging_seconds += time.perf_counter() - start
         if self.best_model is None or ctx.problem.better(run.score, self.best_model[0]):
             self.best_model = (run.score, run.model)
         run.model = None

@@ -1,0 +1,53 @@
+"""`make bench`: every comparison side by side in one run, written to bench/results.md and results.csv.
+
+Run: .venv/bin/python -m bench [--only seed_parallel,overhead,...] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench import overhead, search_quality, seed_parallel, workers
+from bench.common import BENCH_DIR, Results, machine
+
+SECTIONS = {  # name -> (run at default size, run at --quick size)
+    "overhead": (lambda r: overhead.default_overhead(r), lambda r: overhead.default_overhead(r, trials=1)),
+    "seed_parallel": (lambda r: (seed_parallel.run(r), seed_parallel.ablation(r)),
+                      lambda r: seed_parallel.run(r, n_train=300, epochs=1, repeats=1, towers=(3,))),
+    "workers": (lambda r: workers.run(r), lambda r: workers.run(r, trials=4)),
+    "search_quality": (lambda r: search_quality.run(r), lambda r: search_quality.run(r, trials=3, eval_seeds=3)),
+    "flat_overhead": (lambda r: overhead.flat_overhead(r), lambda r: overhead.flat_overhead(r, trials=10, window=2)),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", help=f"comma list of: {', '.join(SECTIONS)}")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the benchmark itself runs")
+    parser.add_argument("--out", default=str(BENCH_DIR / "results"), help="path stem for .md and .csv")
+    args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        sys.exit(f"bench: unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    results, start = Results(), time.perf_counter()
+    for name in chosen:
+        t0 = time.perf_counter()
+        SECTIONS[name][1 if args.quick else 0](results)
+        results.add("timing", f"{name}_seconds", round(time.perf_counter() - t0, 1), "s")
+        print(f"[bench] {name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    total = time.perf_counter() - start
+    header = (f"# lstm-tune benchmarks\n\nMeasured {datetime.date.today()} on {machine()}, in {total / 60:.1f} min "
+              f"(`make bench`{' --quick' if args.quick else ''}; sections: {', '.join(chosen)}). "
+              "Each comparison is measured side by side in this one run.")
+    results.write(Path(args.out + ".md"), Path(args.out + ".csv"), header)
+    print(f"[bench] wrote {args.out}.md and {args.out}.csv in {total / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Search quality at equal compute: our Optuna pipeline vs KerasTuner RandomSearch and Hyperband vs
+the reference configuration, each engine on the same YAML search space, data and seeds.
+
+Compute is counted in epoch-trainings (epochs trained, summed over seeds; user attr
+"epoch_trainings" of every trial). Each engine's configuration is the best trial it found within the
+smallest total any engine spent (equal compute); it is retrained on 10 fresh seeds and scored on the
+test set that no engine saw.
+
+Run alone: .venv/bin/python -m bench.search_quality [--trials 8]
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import optuna
+from scipy import stats
+
+from bench.common import PROBLEMS, Results, table
+from pipeline import pairs
+from pipeline.problems import get_problem
+from pipeline.stages.report import Candidate, evaluate_candidates
+from pipeline.stages.tune import TuneSettings, tune
+from pipeline.storage import optuna_storage
+
+OURS = "ours (Optuna TPE + pruning + racing)"
+ENGINES = {  # label -> extra TuneSettings
+    OURS: {},
+    "KerasTuner RandomSearch": {"engine": "keras-tuner", "kt_algorithm": "random"},
+    "KerasTuner Hyperband": {"engine": "keras-tuner", "kt_algorithm": "hyperband"},
+}
+EVAL_SEED_BASE = 50_000
+
+SPACE = """
+extends: {arch}
+params:
+  batch_size: {{type: categorical, choices: [16, 32, 64]}}
+  epochs: {epochs}
+  patience: 2
+"""
+
+
+def _study(runs: Path, name: str, extra: dict) -> optuna.Study:
+    storage = optuna_storage(None, runs)
+    engine = extra.get("engine", "optuna")
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        attrs = summary.user_attrs
+        if attrs.get("problem") == name and attrs.get("engine", "optuna") == engine and \
+                attrs.get("algorithm") in (None, extra.get("kt_algorithm")):
+            return optuna.load_study(study_name=summary.study_name, storage=storage)
+    raise RuntimeError(f"no study of {name} for {extra or 'optuna'}")
+
+
+def _within(study: optuna.Study, budget: float | None, direction: str, threshold: float):
+    """(best complete trial within the budget, compute used, compute when the threshold was first met)."""
+    spent, best, reached = 0, None, None
+    better = (lambda a, b: a > b) if direction == "maximize" else (lambda a, b: a < b)
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        cost = t.user_attrs.get("epoch_trainings", 0)
+        if budget is not None and spent + cost > budget:
+            break
+        spent += cost
+        if t.state != optuna.trial.TrialState.COMPLETE:
+            continue
+        if best is None or better(t.value, best.value):
+            best = t
+        if reached is None and not better(threshold, t.value):
+            reached = spent
+    return best, spent, reached
+
+
+def quality_one(results: Results, name: str, trials: int, seeds: int, sizes: dict[str, str], epochs: int,
+                eval_seeds: int, tmp: Path) -> list[list]:
+    arch = pairs.native(name)
+    space = tmp / f"{name}.yaml"
+    space.write_text(SPACE.format(arch=arch, epochs=epochs))
+    runs = tmp / f"runs-{name}"
+    for extra in ENGINES.values():
+        tune(TuneSettings(problem=name, architectures=arch, trials=trials, seeds=seeds, timeout=None,
+                          space=str(space), data=sizes, runs_dir=runs, progress=False, **extra))
+    studies = {label: _study(runs, name, extra) for label, extra in ENGINES.items()}
+    problem = get_problem(name)
+    reference = next(t for t in studies[OURS].trials if t.user_attrs.get("reference"))
+    totals = {label: sum(t.user_attrs.get("epoch_trainings", 0) for t in s.trials) for label, s in studies.items()}
+    budget = min(totals.values())
+    candidates, spent, reached = [Candidate("reference", arch, reference.user_attrs["hp"])], {}, {}
+    for label, study in studies.items():
+        best, spent[label], _ = _within(study, budget, problem.direction, reference.value)
+        reached[label] = _within(study, None, problem.direction, reference.value)[2]
+        candidates.append(Candidate(label, arch, best.user_attrs["hp"]))
+    splits = problem.splits(seed=0, **{k: int(v) for k, v in sizes.items()})
+    evaluate_candidates(problem, splits, candidates, [EVAL_SEED_BASE + i for i in range(eval_seeds)], progress=False)
+    ours = next(c for c in candidates if c.name == OURS).test_scores
+    rows = []
+    for c in candidates:
+        p = "" if c.name == OURS else f"{stats.ttest_rel(ours, c.test_scores).pvalue:.3f}"
+        mean, std = float(np.mean(c.test_scores)), float(np.std(c.test_scores, ddof=1))
+        to_reference = "—" if c.name not in reached else reached[c.name] if reached[c.name] is not None else "never"
+        rows.append([name, c.name, spent.get(c.name, "—"), totals.get(c.name, "—"), to_reference,
+                     f"{mean:.4f} ± {std:.4f}", p])
+        results.add("search_quality", f"{name}|{c.name}|test_mean", round(mean, 4), problem.metric)
+        if c.name in spent:
+            results.add("search_quality", f"{name}|{c.name}|compute_to_reference",
+                        reached[c.name] if reached[c.name] is not None else float("nan"), "epoch-trainings")
+    return rows
+
+
+def run(results: Results, trials: int = 8, seeds: int = 2, n_train: int = 1000, n_val: int = 200, epochs: int = 4,
+        eval_seeds: int = 10) -> None:
+    sizes = {"n_train": str(n_train), "n_val": str(n_val), "n_test": "200"}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in PROBLEMS:
+            rows += quality_one(results, name, trials, seeds, sizes, epochs, eval_seeds, Path(tmp))
+    results.section("4. Search quality at equal compute", table(
+        ["problem", "engine", "compute used (equal)", "compute spent in all", "compute to reach the reference",
+         f"test score, {eval_seeds} fresh seeds", "paired t p vs ours"], rows)
+        + f"\n\nEach engine: {trials} trials × {seeds} seeds of the problem's native architecture on the same "
+        f"space (the default space with batch 16–64, up to {epochs} epochs, patience 2), {n_train:,} training "
+        "samples. Compute is in epoch-trainings; each engine's choice is its best trial within the smallest total "
+        "any engine spent. 'Compute to reach the reference' is the compute at the first trial whose validation "
+        "score matched the reference configuration's.")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trials", type=int, default=8)
+    args = parser.parse_args()
+    run(Results(), trials=args.trials)

@@ -1,0 +1,82 @@
+"""Fused seed towers: exact weight transfer, per-tower histories, scores and early stopping."""
+import numpy as np
+import pytest
+
+from conftest import TINY
+from pipeline import pairs
+from pipeline.architectures import build_model
+from pipeline.problems import get_problem
+from pipeline.seeding import seed_everything
+from pipeline.seeds import train_seeds
+from pipeline.towers import Towers, Unfusable
+
+
+def _data(name):
+    sizes = {k: v for k, v in TINY[name].items() if k.startswith("n_")}
+    problem = get_problem(name, **{k: v for k, v in TINY[name].items() if not k.startswith("n_")})
+    return problem, problem.splits(seed=0, **sizes)
+
+
+@pytest.mark.parametrize("name,arch,hp", [
+    ("echo", "vanilla", {}),
+    ("cumulative_sum", "bidirectional", {"layers": 2, "merge_mode": "ave"}),
+    ("addition", "encoder_decoder", {"layers": 2, "decoder_units": 7}),
+    ("damped_sine", "stacked", {"l2": 0.01, "dropout": 0.2}),
+])
+def test_each_tower_computes_exactly_its_plain_model(name, arch, hp):
+    problem, splits = _data(name)
+    hp = {**pairs.reference_hp(name), **hp, "units": 6}
+    plains = []
+    for seed in range(3):
+        seed_everything(seed)
+        plains.append(build_model(arch, problem, hp))
+    towers = Towers(plains[0], 3)
+    towers.load(plains)
+    fused = towers.model.predict(np.repeat(splits.x_test[:, None], 3, axis=1), verbose=0)
+    for s, plain in enumerate(plains):
+        np.testing.assert_allclose(fused[:, s], plain.predict(splits.x_test, verbose=0), atol=1e-5)
+    assert not np.allclose(fused[:, 0], fused[:, 1])  # different seeds, different models
+    if hp.get("l2"):
+        expected = sum(float(loss) for loss in plains[1].losses)
+        assert towers.regularization(1) == pytest.approx(expected, rel=1e-5)
+
+
+def test_models_that_are_not_chains_are_not_fused():
+    problem, splits = _data("addition")
+    with pytest.raises(Unfusable):
+        Towers(build_model("attention", problem, {"units": 4}), 2)
+    runs = train_seeds(problem, "attention", {"units": 4, "epochs": 1}, [0, 1], (splits.x_train, splits.y_train),
+                       (splits.x_val, splits.y_val))
+    assert [r.towers for r in runs] == [1, 1]  # trained one by one instead
+
+
+def test_fused_towers_early_stop_on_their_own_and_keep_their_best_weights():
+    problem, splits = _data("echo")
+    hp = {"units": 8, "batch_size": 16, "epochs": 12, "patience": 1, "learning_rate": 0.03}
+    runs = train_seeds(problem, "vanilla", hp, [0, 1, 2], (splits.x_train, splits.y_train),
+                       (splits.x_val, splits.y_val), keep_models=True)
+    assert [r.seed for r in runs] == [0, 1, 2] and all(r.towers == 3 for r in runs)
+    assert len({r.epochs for r in runs}) > 1, "these seeds stop at different epochs"
+    for run in runs:
+        curves = run.history
+        assert len(curves["loss"]) == len(curves["val_loss"]) == len(curves["val_accuracy"]) == run.epochs
+        best = int(np.argmin(curves["val_loss"]))
+        assert run.best_epoch == best + 1
+        if run.epochs < hp["epochs"]:  # stopped: patience epochs without a new best
+            assert run.epochs - 1 - best == hp["patience"]
+        # the kept model is the tower's best epoch, and scores what the run reports
+        assert run.score == curves["val_accuracy"][best]
+        assert problem.evaluate(run.model, splits.x_val, splits.y_val)["accuracy"] == pytest.approx(run.score)
+
+
+def test_fused_training_is_deterministic_and_matches_sequential_in_kind():
+    problem, splits = _data("cumulative_sum")
+    hp = {"units": 6, "epochs": 2, "patience": 0}
+    data = ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
+    first = train_seeds(problem, "bidirectional", hp, [5, 6], *data)
+    again = train_seeds(problem, "bidirectional", hp, [5, 6], *data)
+    sequential = train_seeds(problem, "bidirectional", hp, [5, 6], *data, fuse=False)
+    assert [r.score for r in first] == [r.score for r in again]
+    assert [r.history["loss"] for r in first] == [r.history["loss"] for r in again]
+    assert [r.towers for r in sequential] == [1, 1]
+    assert all(set(f.history) == set(s.history) and f.n_params == s.n_params for f, s in zip(first, sequential))
