@@ -180,7 +180,8 @@ def _score_epoch(problem: Problem, towers: Towers, s: int, tower: _Tower, y_val:
         raise NonFiniteLoss(f"validation loss became {val_loss} at epoch {epoch + 1} (seed {tower.seed})")
     tower.history.setdefault("val_loss", []).append(val_loss)
     tower.history.setdefault(f"val_{problem.metric}", []).append(float(scores[problem.metric]))
-    if val_loss < tower.best_loss or tower.best_weights is None:
+    # Without early stopping (patience 0) the last epoch's weights are kept, as train_one keeps them.
+    if patience == 0 or tower.best_weights is None or val_loss < tower.best_loss:
         tower.best_loss, tower.best_epoch, tower.wait = val_loss, epoch, 0
         tower.best_metrics = {k: float(v) for k, v in scores.items()}
         tower.best_weights = towers.snapshot(s)

@@ -39,8 +39,8 @@ def champion(tmp_path_factory):
     return root
 
 
-def settings(root, **kw):
-    return RetuneSettings(**{"problem": "echo", "repeats": 5, "extra_epochs": 4, "trials": 0,
+def settings(root, **kw):  # 8 repeats: with 5, a Wilcoxon test can never reach p < 0.05
+    return RetuneSettings(**{"problem": "echo", "repeats": 8, "extra_epochs": 4, "trials": 0,
                              "runs_dir": root / "runs", "progress": False, **kw})
 
 

@@ -2,6 +2,7 @@
 statistics, write the HTML/Markdown report, then finalize and register the winner."""
 from __future__ import annotations
 
+import html
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,7 +224,7 @@ def _sections(problem: Problem, candidates: list[Candidate], comparison, studies
     sections = [Section("Winner", decision + table_html(header, rows, winner_index),
                         f"**Winner: {comparison.winner}** — {comparison.rule}\n\n" + table_markdown(header, rows))]
     stats_md = comparison.to_markdown()
-    sections.append(Section("Statistics", f"<pre>{_escape(stats_md)}</pre>", stats_md,
+    sections.append(Section("Statistics", f"<pre>{html.escape(stats_md)}</pre>", stats_md,
                             {"test_scores_boxplot": plots.score_boxplot({c.name: c.test_scores for c in candidates},
                                                                         metric, problem.direction)}))
     diag_rows, figures = [], {}
@@ -255,12 +256,6 @@ def _registry_section(f: Finalized) -> Section:
 
 def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 def format_result(result: ReportResult) -> str:
