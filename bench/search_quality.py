@@ -32,6 +32,7 @@ ENGINES = {  # label -> extra TuneSettings
     "KerasTuner Hyperband": {"engine": "keras-tuner", "kt_algorithm": "hyperband"},
 }
 EVAL_SEED_BASE = 50_000
+HYPERBAND_TRIALS_FACTOR = 3
 
 SPACE = """
 extends: {arch}
@@ -78,7 +79,9 @@ def quality_one(results: Results, name: str, trials: int, seeds: int, sizes: dic
     space.write_text(SPACE.format(arch=arch, epochs=epochs))
     runs = tmp / f"runs-{name}"
     for extra in ENGINES.values():
-        tune(TuneSettings(problem=name, architectures=arch, trials=trials, seeds=seeds, timeout=None,
+        # Hyperband's early rounds train few epochs: more trials, so that its compute is not the limit
+        n = trials * HYPERBAND_TRIALS_FACTOR if extra.get("kt_algorithm") == "hyperband" else trials
+        tune(TuneSettings(problem=name, architectures=arch, trials=n, seeds=seeds, timeout=None,
                           space=str(space), data=sizes, runs_dir=runs, progress=False, **extra))
     studies = {label: _study(runs, name, extra) for label, extra in ENGINES.items()}
     problem = get_problem(name)
@@ -119,7 +122,8 @@ def run(results: Results, trials: int = 6, seeds: int = 2, n_train: int = 1000, 
     results.section("4. Search quality at equal compute", table(
         ["problem", "engine", "compute used (equal)", "compute spent in all", "compute to reach the reference",
          f"test score, {eval_seeds} fresh seeds", "paired t p vs ours"], rows)
-        + f"\n\nEach engine: {trials} trials × {seeds} seeds of the problem's native architecture on the same "
+        + f"\n\nEach engine: {trials} trials (Hyperband {trials * HYPERBAND_TRIALS_FACTOR}) × {seeds} seeds of "
+        "the problem's native architecture on the same "
         f"space (the default space with batch 16–64, up to {epochs} epochs, patience 2), {n_train:,} training "
         "samples. Compute is in epoch-trainings; each engine's choice is its best trial within the smallest total "
         "any engine spent. 'Compute to reach the reference' is the compute at the first trial whose validation "

@@ -23,8 +23,9 @@ from pipeline.seeding import seed_everything
 from pipeline.towers import Towers, Unfusable
 from pipeline.training import Arrays, SeedRun, train_one
 
-STEPS_PER_EXECUTION = 16  # batches per call into the compiled step: fewer Python round trips
-JIT_COMPILE = False  # XLA for the fused step (bench/ measures both; see README Performance)
+# Batches per call into the compiled step. More saves Python round trips per step but traces the step
+# twice (a loop and a remainder); at tuning sizes tracing costs more (bench/: 1 is the faster).
+STEPS_PER_EXECUTION = 1
 PREDICT_BATCH = 512
 
 
@@ -124,7 +125,7 @@ def _train_fused(problem: Problem, architecture: str, hp: dict[str, Any], seeds:
     model = towers.model
     model.compile(optimizer=optimizer(hp), loss=_summed_loss(problem, n),
                   metrics=[_per_tower_loss(problem, s) for s in range(n)],
-                  steps_per_execution=STEPS_PER_EXECUTION, jit_compile=JIT_COMPILE)
+                  steps_per_execution=STEPS_PER_EXECUTION)
     seed_everything(seeds[0])
     orders = [np.random.default_rng([seed, 1]) for seed in seeds]  # each tower its own shuffling
     x_val_tiled = np.repeat(val[0][:, None], n, axis=1) if val is not None else None
