@@ -111,7 +111,10 @@ def test_addition_strings_add_up_and_encode_round_trips():
     assert terms.min() == 1 and terms.max() == 10 and terms.shape[1] == 3
     assert np.array_equal(problem.encode_x(xs), s.x_train)
     assert problem.decode_x(problem.encode_x([" 9+6+9", "10+10+10"])) == ["   9+6+9", "10+10+10"]
-    assert problem.decode_y(problem.encode_x(["1"])[:, -2:]) == ["1"]
+    assert problem.decode_y(problem.encode_x(["1+1+1"])[:, -1:]) == ["1"]
+    for outside in ("99+99+99", "9+6", "0+1+2"):  # the trained domain: 3 terms from 1 to 10
+        with pytest.raises(UsageError, match="3 whole numbers from 1 to 10"):
+            problem.encode_x([outside])
     with pytest.raises(UsageError, match="problem 'addition'.*outside"):
         problem.encode_x(["9*6"])
     with pytest.raises(UsageError, match="problem 'addition'.*longer than 8"):

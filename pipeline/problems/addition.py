@@ -78,6 +78,11 @@ class Addition(Problem):
             if len(s) > self.in_length:
                 raise UsageError(f"problem 'addition': input {original!r} is longer than {self.in_length} characters "
                                  f"(terms={self.params['terms']}, largest={self.params['largest']})")
+            terms = s.replace(" ", "").split("+")
+            p = self.params
+            if len(terms) != p["terms"] or not all(t.isdigit() and 1 <= int(t) <= p["largest"] for t in terms):
+                raise UsageError(f"problem 'addition': input {original!r} must be {p['terms']} whole numbers from 1 "
+                                 f"to {p['largest']} joined by '+', as the model was trained")
         codes = np.frombuffer("".join(s.rjust(self.in_length) for s in strings).encode("ascii"), dtype=np.uint8)
         return one_hot(_LOOKUP[codes].reshape(len(strings), self.in_length), len(ALPHABET))
 
