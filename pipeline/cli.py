@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pipeline.engines import ENGINES, KT_ALGORITHMS, OPTUNA
+from pipeline import interrupts
 from pipeline.errors import UsageError
 
 
@@ -175,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    interrupts.install()
     try:
         return run(args)
     except UsageError as exc:

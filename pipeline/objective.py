@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from pipeline import interrupts
 from pipeline.errors import NonFiniteLoss
 from pipeline.problems import Problem, Splits
 from pipeline.racing import raced_out
@@ -206,6 +207,7 @@ class _TrialListener(SeedListener):
     def epoch(self, seed_index: int, epoch: int, values: list[float]) -> None:
         """Report the running mean over seeds at step seed_index * max_epochs + epoch; prune if told."""
         ctx, trial = self.ctx, self.trial
+        interrupts.check()
         self.epoch_trainings += self.group
         if ctx.deadline is not None and time.monotonic() > ctx.deadline:
             raise optuna.TrialPruned(f"stopped at seed {seed_index + 1}, epoch {epoch + 1}: the time budget "

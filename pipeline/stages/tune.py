@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 from tqdm import tqdm
 
-from pipeline import pairs
+from pipeline import interrupts, pairs
 from pipeline.engines import KERAS_TUNER, OPTUNA, STARTUP_TRIALS, check_engine
 from pipeline.errors import UsageError
 from pipeline.objective import Objective, StudyContext
@@ -276,6 +276,7 @@ def _run_workers(settings: TuneSettings, arch: str, target: int, timeout: float 
 
 def _worker_main(settings: TuneSettings, arch: str, target: int, timeout: float | None) -> None:
     """One worker process: trials on the shared study until `target` have finished (or are running)."""
+    interrupts.install()
     s = _session(settings)
     study, ctx = _open_study(s, arch)
     ctx.deadline = None if timeout is None else time.monotonic() + timeout
