@@ -139,12 +139,13 @@ def _train_fused(problem: Problem, architecture: str, hp: dict[str, Any], seeds:
         logs = model.fit(train[0][index], train[1][index], batch_size=hp["batch_size"], epochs=1, shuffle=False,
                          verbose=0).history
         fit_seconds += time.perf_counter() - start
-        for s, tower in enumerate(state):
+        for s, tower in enumerate(state):  # a stopped tower trains on (its weights are restored at the end)
+            if tower.stopped:
+                continue
             value = logs[f"loss_{s}"][0]
             if not math.isfinite(value):
                 raise NonFiniteLoss(f"loss became {value} at epoch {epoch + 1} (seed {tower.seed})")
-            if not tower.stopped:
-                tower.history["loss"].append(float(value))
+            tower.history["loss"].append(float(value))
         if val is None:
             continue
         pred = model.predict(x_val_tiled, batch_size=PREDICT_BATCH, verbose=0)
