@@ -27,6 +27,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 opt = $(if $(2),$(1) $(2))
+NOFUSE = $(if $(filter 0 no false,$(FUSE)),--no-fuse)
 
 .PHONY: venv test tune report predict retune schedule rollback history reproduce bench server ui clean
 
@@ -47,11 +48,11 @@ tune: $(STAMP)
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \
-		$(if $(filter 0 no false,$(REPORT)),--no-report) $(if $(filter 0 no false,$(FUSE)),--no-fuse) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS))
+		$(if $(filter 0 no false,$(REPORT)),--no-report) $(NOFUSE) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS))
 
 report: $(STAMP)
 	$(PY) -m pipeline.cli report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
-		$(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING))
+		$(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 predict: $(STAMP)
 	$(PY) -m pipeline.cli predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
@@ -59,7 +60,7 @@ predict: $(STAMP)
 
 retune: $(STAMP)
 	$(PY) -m pipeline.cli retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \
-		$(call opt,--repeats,$(REPEATS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING))
+		$(call opt,--repeats,$(REPEATS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 schedule: $(STAMP)
 	$(PY) -m pipeline.cli schedule --problem $(PROBLEM) --every '$(or $(EVERY),weekly)' $(if $(DATA),--data '$(DATA)')
@@ -68,7 +69,7 @@ rollback history: $(STAMP)
 	$(PY) -m pipeline.cli $@ --problem $(PROBLEM) $(call opt,--tracking,$(TRACKING))
 
 reproduce: $(STAMP)
-	$(PY) -m pipeline.cli reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d))
+	$(PY) -m pipeline.cli reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d)) $(NOFUSE)
 
 # Benchmarks (not part of `make test`): writes bench/results.md and bench/results.csv. ONLY=section,... QUICK=1
 bench: $(STAMP)

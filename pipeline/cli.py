@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     retune.add_argument("--tracking")
     retune.add_argument("--runs-dir", type=Path, default=Path("runs"))
     retune.add_argument("--no-progress", action="store_true")
+    retune.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
 
     sched = sub.add_parser("schedule", help="print a crontab line and systemd units for a scheduled retune")
     sched.add_argument("--problem", required=True)
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         result = retune(RetuneSettings(
             problem=args.problem, data=_key_values(args.data), data_seed=args.data_seed, repeats=args.repeats,
             extra_epochs=args.extra_epochs, trials=args.trials, storage=args.storage, tracking=args.tracking,
-            runs_dir=args.runs_dir, progress=not args.no_progress))
+            runs_dir=args.runs_dir, progress=not args.no_progress, fuse=not args.no_fuse))
         print(result.decision)
         return 0
     if args.command == "schedule":
