@@ -12,15 +12,8 @@ from pipeline.problems import get_problem
 from pipeline.stages.report import select_candidates, tuned_studies
 from pipeline.stages.tune import TuneSettings, format_summary, study_seeds, tune
 from search_spaces.loader import load_space
+from tests_helpers import TINY_SPACE as SPACE
 
-SPACE = """
-extends: common
-params:
-  units: {type: int, low: 4, high: 16}
-  batch_size: {type: categorical, choices: [16, 32]}
-  epochs: 2
-  patience: 1
-"""
 
 
 def settings(tmp_path, space=SPACE, **kw):

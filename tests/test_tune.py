@@ -6,15 +6,7 @@ from mlflow.tracking import MlflowClient
 from pipeline.cli import main
 from pipeline.errors import UsageError
 from pipeline.stages.tune import TuneSettings, study_seeds, tune
-
-TINY_SPACE = """
-extends: common
-params:
-  units: {type: int, low: 4, high: 16}
-  batch_size: {type: categorical, choices: [16, 32]}
-  epochs: 2
-  patience: 1
-"""
+from tests_helpers import TINY_SPACE
 
 
 def settings(tmp_path, **kw):

@@ -1,7 +1,17 @@
-"""Helpers shared by tests that drive the CLI in a subprocess."""
+"""Helpers shared by tests: a tiny search space, and waiting for a CLI subprocess's running trial."""
 import time
 
 import optuna
+
+# A search space small enough for end-to-end tune tests.
+TINY_SPACE = """
+extends: common
+params:
+  units: {type: int, low: 4, high: 16}
+  batch_size: {type: categorical, choices: [16, 32]}
+  epochs: 2
+  patience: 1
+"""
 
 
 def wait_for_running_trial(storage: str, study_name: str, proc, min_number: int = 0, timeout: float = 240) -> int:
