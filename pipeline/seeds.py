@@ -81,7 +81,7 @@ class _Tower:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.history: dict[str, list[float]] = {"loss": []}
-        self.best_loss, self.best_epoch, self.wait = math.inf, 0, 0
+        self.best_loss, self.wait = math.inf, 0
         self.best_metrics: dict[str, float] = {}
         self.best_weights: list[list[np.ndarray]] | None = None
         self.stopped = False
@@ -184,7 +184,7 @@ def _score_epoch(problem: Problem, towers: Towers, s: int, tower: _Tower, y_val:
     tower.history.setdefault(f"val_{problem.metric}", []).append(float(scores[problem.metric]))
     # Without early stopping (patience 0) the last epoch's weights are kept, as train_one keeps them.
     if patience == 0 or tower.best_weights is None or val_loss < tower.best_loss:
-        tower.best_loss, tower.best_epoch, tower.wait = val_loss, epoch, 0
+        tower.best_loss, tower.wait = val_loss, 0
         tower.best_metrics = {k: float(v) for k, v in scores.items()}
         tower.best_weights = towers.snapshot(s)
     else:
