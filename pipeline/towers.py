@@ -17,8 +17,6 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-UNROLL_MAX_STEPS = 64  # longer sequences run a symbolic loop instead of an unrolled graph
-
 
 class Unfusable(Exception):
     """The model cannot be turned into seed towers (the caller trains seeds one by one)."""
@@ -69,34 +67,32 @@ class TowerLSTM(layers.Layer):
         h = ops.zeros((self.towers, ops.shape(x)[2], self.units), dtype=xs.dtype)
         c = h
         r_mask = self._mask(h, self.recurrent_dropout) if training and self.recurrent_dropout > 0 else None
-        steps = x.shape[0]
-        if steps is not None and steps <= UNROLL_MAX_STEPS:
-            outputs = []
-            for t in range(steps):
-                h, c = self._step(xs[t], h if r_mask is None else h * r_mask, c)
-                outputs.append(h)
-            sequence = ops.stack(outputs, axis=0) if self.return_sequences else None
-        else:
-            def step(carry, x_t):
-                h, c = carry
-                return self._step(x_t, h if r_mask is None else h * r_mask, c)
-            sequence = tf.scan(step, xs, initializer=(h, c))[0]  # every step's h: (T, S, B, u)
-            h = sequence[-1]
+
+        def step(carry, x_t):
+            h, c = carry
+            return self._step(x_t, h if r_mask is None else h * r_mask, c)
+        # A symbolic loop rather than an unrolled graph: it traces faster and, measured on the reference
+        # models, trains as fast (echo, addition) or faster (cumulative_sum's return_sequences).
+        sequence = tf.scan(step, xs, initializer=(h, c))[0]  # every step's h: (T, S, B, u)
+        h = sequence[-1]
         if self.return_sequences:
             return ops.transpose(sequence, (2, 1, 0, 3))  # (B, S, T, u), in processing order like Keras
         return ops.transpose(h, (1, 0, 2))  # (B, S, u)
 
 
 class TowerBidirectional(layers.Layer):
-    """A forward and a backward TowerLSTM merged like keras.layers.Bidirectional."""
+    """keras.layers.Bidirectional over TowerLSTMs: both directions of all S towers run as one
+    TowerLSTM of 2S towers (the reversed input stacked after the forward one), so one batched matmul
+    per step serves both. Weights read and write in the Keras layout: forward's, then backward's."""
 
-    def __init__(self, forward: TowerLSTM, backward: TowerLSTM, merge_mode: str, **kwargs: Any) -> None:
+    def __init__(self, lstm: TowerLSTM, merge_mode: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.forward_layer, self.backward_layer, self.merge_mode = forward, backward, merge_mode
+        self.lstm, self.merge_mode, self.towers = lstm, merge_mode, lstm.towers // 2
 
     def call(self, x, training: bool | None = None):
-        y, y_back = self.forward_layer(x, training=training), self.backward_layer(x, training=training)
-        if self.backward_layer.return_sequences:
+        both = self.lstm(ops.concatenate([x, ops.flip(x, axis=2)], axis=1), training=training)
+        y, y_back = both[:, :self.towers], both[:, self.towers:]
+        if self.lstm.return_sequences:
             y_back = ops.flip(y_back, axis=2)
         if self.merge_mode == "concat":
             return ops.concatenate([y, y_back], axis=-1)
@@ -105,6 +101,21 @@ class TowerBidirectional(layers.Layer):
         if self.merge_mode == "mul":
             return y * y_back
         return (y + y_back) / 2
+
+    def get_weights(self) -> list[np.ndarray]:
+        weights = self.lstm.get_weights()
+        return [w[:self.towers] for w in weights] + [w[self.towers:] for w in weights]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        half = len(weights) // 2
+        self.lstm.set_weights([np.concatenate([f, b]) for f, b in zip(weights[:half], weights[half:])])
+
+    def regularization(self, s: int) -> float:
+        """Tower s's regularization loss (both directions)."""
+        lstm = self.lstm
+        if lstm.kernel_regularizer is None:
+            return 0.0
+        return sum(float(lstm.kernel_regularizer(lstm.kernel[i])) for i in (s, s + self.towers))
 
 
 class TowerDense(layers.Layer):
@@ -163,8 +174,13 @@ def tower_layer(layer: layers.Layer, towers: int) -> layers.Layer:
     if isinstance(layer, layers.LSTM):
         return _lstm(layer, towers)
     if isinstance(layer, layers.Bidirectional) and isinstance(layer.forward_layer, layers.LSTM):
-        return TowerBidirectional(_lstm(layer.forward_layer, towers), _lstm(layer.backward_layer, towers),
-                                  layer.merge_mode, name=name)
+        def same(cfg: dict) -> dict:
+            return {k: v for k, v in cfg.items() if k not in ("name", "go_backwards", "seed")}
+        if layer.forward_layer.go_backwards or \
+                same(layer.forward_layer.get_config()) != same(layer.backward_layer.get_config()):
+            raise Unfusable("Bidirectional layers with different forward and backward LSTMs cannot be fused")
+        return TowerBidirectional(_lstm(layer.forward_layer, 2 * towers, go_backwards=False), layer.merge_mode,
+                                  name=name)
     if isinstance(layer, layers.RepeatVector):
         return TowerRepeat(layer.n, name=name)
     if isinstance(layer, layers.Dense):
@@ -221,8 +237,8 @@ class Towers:
         """Tower s's share of the regularization loss (Keras adds it to the loss it reports)."""
         total = 0.0
         for _, tower in self.pairs:
-            for lstm in (tower.forward_layer, tower.backward_layer) if isinstance(tower, TowerBidirectional) \
-                    else (tower,):
-                if isinstance(lstm, TowerLSTM) and lstm.kernel_regularizer is not None:
-                    total += float(lstm.kernel_regularizer(lstm.kernel[s]))
+            if isinstance(tower, TowerBidirectional):
+                total += tower.regularization(s)
+            elif isinstance(tower, TowerLSTM) and tower.kernel_regularizer is not None:
+                total += float(tower.kernel_regularizer(tower.kernel[s]))
         return total
