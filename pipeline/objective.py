@@ -3,7 +3,9 @@
 Two pruning levels, neither decided by one seed alone:
 (a) per epoch: the running mean over seeds of the validation score is reported at step
     seed_index * max_epochs + epoch; the pruner's warm-up is one seed's worth of steps, so it
-    acts from the second seed on;
+    acts from the second seed on, and never in the first half of a seed's epochs (LSTMs with a
+    high learning rate often start slowly: bench/ search quality saw the best addition
+    configuration pruned after its first epoch);
 (b) across seeds (racing): after each seed from the second on, while seeds remain, a paired
     test against the incumbent on the same seeds stops a trial that is significantly worse.
 Fused seed towers train every seed at once: they report the mean over all seeds at the last
@@ -214,7 +216,7 @@ class _TrialListener(SeedListener):
                                      "(TIMEOUT) is spent")
         mean = float(np.mean(values))
         trial.report(mean, seed_index * ctx.max_epochs + epoch)
-        if trial.should_prune():
+        if 2 * (epoch + 1) > ctx.max_epochs and trial.should_prune():
             raise optuna.TrialPruned(f"pruned at seed {seed_index + 1}, epoch {epoch + 1}: running mean "
                                      f"{mean:.4g} is worse than the pruner's threshold")
 
