@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,29 +26,52 @@ SECTIONS = {  # name -> (run at default size, run at --quick size)
 }
 
 
+def _isolated(name: str, quick: bool, results: Results) -> bool:
+    """Run one section in a fresh interpreter, so that none measures the state an earlier one left
+    behind (models, graphs, stores), and add its results; False if it failed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "section.json"
+        command = [sys.executable, "-m", "bench", "--section", name, "--dump", str(dump)] + (["--quick"] if quick else [])
+        if subprocess.run(command).returncode != 0:
+            results.section(f"{name}: failed", "The section exited with an error; its output is in the log.")
+            return False
+        results.merge(dump)
+        return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", help=f"comma list of: {', '.join(SECTIONS)}")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the benchmark itself runs")
     parser.add_argument("--out", default=str(BENCH_DIR / "results"), help="path stem for .md and .csv")
+    parser.add_argument("--section", choices=list(SECTIONS), help=argparse.SUPPRESS)  # one section, in-process
+    parser.add_argument("--dump", help=argparse.SUPPRESS)  # where --section writes its results
     args = parser.parse_args()
+    if args.section:
+        results = Results()
+        SECTIONS[args.section][1 if args.quick else 0](results)
+        results.dump(Path(args.dump))
+        return
     chosen = args.only.split(",") if args.only else list(SECTIONS)
     unknown = [name for name in chosen if name not in SECTIONS]
     if unknown:
         sys.exit(f"bench: unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    results, start = Results(), time.perf_counter()
+    results, start, failed = Results(), time.perf_counter(), []
     for name in chosen:
         t0 = time.perf_counter()
-        SECTIONS[name][1 if args.quick else 0](results)
+        if not _isolated(name, args.quick, results):
+            failed.append(name)
         results.add("timing", f"{name}_seconds", round(time.perf_counter() - t0, 1), "s")
         print(f"[bench] {name}: {time.perf_counter() - t0:.0f} s", flush=True)
     total = time.perf_counter() - start
     header = (f"# lstm-tune benchmarks\n\nMeasured {datetime.date.today()} on {machine()}, in {total / 60:.1f} min "
               f"(`make bench`{' --quick' if args.quick else ''}; sections: {', '.join(chosen)}). "
-              "Each comparison is measured side by side in this one run.")
+              "Each comparison is measured side by side in this one run; each section runs in a fresh process.")
     results.write(Path(args.out + ".md"), Path(args.out + ".csv"), header)
     print(f"[bench] wrote {args.out}.md and {args.out}.csv in {total / 60:.1f} min")
+    if failed:
+        sys.exit(f"bench: section(s) failed: {', '.join(failed)} (the others' results are written)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import platform
 import statistics
 import time
@@ -48,6 +49,15 @@ class Results:
     def section(self, title: str, markdown: str) -> None:
         self.sections.append((title, markdown))
         print(f"\n## {title}\n\n{markdown}", flush=True)
+
+    def dump(self, path: Path) -> None:
+        path.write_text(json.dumps({"rows": self.rows, "sections": self.sections}))
+
+    def merge(self, path: Path) -> None:
+        """Add what another process dumped."""
+        data = json.loads(path.read_text())
+        self.rows += data["rows"]
+        self.sections += [tuple(section) for section in data["sections"]]
 
     def write(self, md_path: Path, csv_path: Path, header: str) -> None:
         with open(csv_path, "w", newline="") as f:

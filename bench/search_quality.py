@@ -13,6 +13,7 @@ Run alone: .venv/bin/python -m bench.search_quality [--trials 8]
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -29,9 +30,9 @@ from pipeline.storage import optuna_storage
 
 OURS = "ours (Optuna TPE + pruning + racing)"
 ENGINES = {  # label -> (extra TuneSettings, trials offered per budgeted trial)
-    OURS: ({}, 1.5),
+    OURS: ({}, 1.25),
     "KerasTuner RandomSearch": ({"engine": "keras-tuner", "kt_algorithm": "random"}, 1),
-    "KerasTuner Hyperband": ({"engine": "keras-tuner", "kt_algorithm": "hyperband"}, 2),
+    "KerasTuner Hyperband": ({"engine": "keras-tuner", "kt_algorithm": "hyperband"}, 1.5),
 }
 EVAL_SEED_BASE = 50_000
 
@@ -94,7 +95,11 @@ def quality_one(results: Results, name: str, trials: int, seeds: int, sizes: dic
         reached[label] = _within(study, None, problem.direction, reference.value)[2]
         candidates.append(Candidate(label, arch, best.user_attrs["hp"]))
     splits = problem.splits(seed=0, **{k: int(v) for k, v in sizes.items()})
-    evaluate_candidates(problem, splits, candidates, [EVAL_SEED_BASE + i for i in range(eval_seeds)], progress=False)
+    distinct = {json.dumps(c.hp, sort_keys=True, default=str): c for c in reversed(candidates)}  # engines may choose alike
+    evaluate_candidates(problem, splits, list(distinct.values()), [EVAL_SEED_BASE + i for i in range(eval_seeds)],
+                        progress=False)
+    for c in candidates:
+        c.test_scores = distinct[json.dumps(c.hp, sort_keys=True, default=str)].test_scores
     ours = next(c for c in candidates if c.name == OURS).test_scores
     rows = []
     for c in candidates:

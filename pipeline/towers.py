@@ -57,6 +57,12 @@ class TowerLSTM(layers.Layer):
         c = self.recurrent_activation(f) * c + self.recurrent_activation(i) * self.activation(g)
         return self.recurrent_activation(o) * self.activation(c), c
 
+    def regularization(self, *towers: int) -> float:
+        """The regularization loss of these towers' kernels."""
+        if self.kernel_regularizer is None:
+            return 0.0
+        return sum(float(self.kernel_regularizer(self.kernel[s])) for s in towers)
+
     def call(self, x, training: bool | None = None):
         x = ops.transpose(x, (2, 1, 0, 3))  # (T, S, B, F): time first, towers as the matmul batch
         if self.go_backwards:
@@ -111,11 +117,8 @@ class TowerBidirectional(layers.Layer):
         self.lstm.set_weights([np.concatenate([f, b]) for f, b in zip(weights[:half], weights[half:])])
 
     def regularization(self, s: int) -> float:
-        """Tower s's regularization loss (both directions)."""
-        lstm = self.lstm
-        if lstm.kernel_regularizer is None:
-            return 0.0
-        return sum(float(lstm.kernel_regularizer(lstm.kernel[i])) for i in (s, s + self.towers))
+        """Tower s's regularization loss: both its directions."""
+        return self.lstm.regularization(s, s + self.towers)
 
 
 class TowerDense(layers.Layer):
@@ -235,10 +238,5 @@ class Towers:
 
     def regularization(self, s: int) -> float:
         """Tower s's share of the regularization loss (Keras adds it to the loss it reports)."""
-        total = 0.0
-        for _, tower in self.pairs:
-            if isinstance(tower, TowerBidirectional):
-                total += tower.regularization(s)
-            elif isinstance(tower, TowerLSTM) and tower.kernel_regularizer is not None:
-                total += float(tower.kernel_regularizer(tower.kernel[s]))
-        return total
+        return sum(tower.regularization(s) for _, tower in self.pairs
+                   if isinstance(tower, (TowerLSTM, TowerBidirectional)))
