@@ -95,11 +95,14 @@ def quality_one(results: Results, name: str, trials: int, seeds: int, sizes: dic
         reached[label] = _within(study, None, problem.direction, reference.value)[2]
         candidates.append(Candidate(label, arch, best.user_attrs["hp"]))
     splits = problem.splits(seed=0, **{k: int(v) for k, v in sizes.items()})
-    distinct = {json.dumps(c.hp, sort_keys=True, default=str): c for c in reversed(candidates)}  # engines may choose alike
+
+    def key(c: Candidate) -> str:
+        return json.dumps(c.hp, sort_keys=True, default=str)
+    distinct = {key(c): c for c in reversed(candidates)}  # engines may choose alike: train each choice once
     evaluate_candidates(problem, splits, list(distinct.values()), [EVAL_SEED_BASE + i for i in range(eval_seeds)],
                         progress=False)
     for c in candidates:
-        c.test_scores = distinct[json.dumps(c.hp, sort_keys=True, default=str)].test_scores
+        c.test_scores = distinct[key(c)].test_scores
     ours = next(c for c in candidates if c.name == OURS).test_scores
     rows = []
     for c in candidates:
