@@ -31,8 +31,8 @@ def _isolated(name: str, quick: bool, results: Results) -> bool:
     behind (models, graphs, stores), and add its results; False if it failed."""
     with tempfile.TemporaryDirectory() as tmp:
         dump = Path(tmp) / "section.json"
-        command = [sys.executable, "-m", "bench", "--section", name, "--dump", str(dump)] + (["--quick"] if quick else [])
-        if subprocess.run(command).returncode != 0:
+        command = [sys.executable, "-m", "bench", "--section", name, "--dump", str(dump)]
+        if subprocess.run(command + (["--quick"] if quick else [])).returncode != 0:
             results.section(f"{name}: failed", "The section exited with an error; its output is in the log.")
             return False
         results.merge(dump)

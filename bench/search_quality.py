@@ -111,8 +111,8 @@ def quality_one(results: Results, name: str, trials: int, seeds: int, sizes: dic
             f"{stats.ttest_rel(ours, c.test_scores).pvalue:.3f}"
         mean, std = float(np.mean(c.test_scores)), float(np.std(c.test_scores, ddof=1))
         to_reference = "—" if c.name not in reached else reached[c.name] if reached[c.name] is not None else "never"
-        rows.append([name, c.name, spent.get(c.name, "—"), tried.get(c.name, "—"), totals.get(c.name, "—"), to_reference,
-                     f"{mean:.4f} ± {std:.4f}", p])
+        rows.append([name, c.name, spent.get(c.name, "—"), tried.get(c.name, "—"), totals.get(c.name, "—"),
+                     to_reference, f"{mean:.4f} ± {std:.4f}", p])
         results.add("search_quality", f"{name}|{c.name}|test_mean", round(mean, 4), problem.metric)
         if c.name in spent:
             results.add("search_quality", f"{name}|{c.name}|compute_to_reference",

@@ -15,7 +15,6 @@ from search_spaces.loader import load_space
 from tests_helpers import TINY_SPACE as SPACE
 
 
-
 def settings(tmp_path, space=SPACE, **kw):
     path = tmp_path / "space.yaml"
     path.write_text(space)
