@@ -21,7 +21,7 @@ from pipeline.errors import NonFiniteLoss
 from pipeline.problems.base import Problem
 from pipeline.seeding import seed_everything
 from pipeline.towers import Towers, Unfusable
-from pipeline.training import Arrays, SeedRun, train_one
+from pipeline.training import Arrays, SeedRun, build_training_state, train_one
 
 # Batches per call into the compiled step. More saves Python round trips per step but traces the step
 # twice (a loop and a remainder); bench/ measures 1 and 16 within 3% of each other at tuning sizes.
@@ -126,6 +126,7 @@ def _train_fused(problem: Problem, architecture: str, hp: dict[str, Any], seeds:
     model.compile(optimizer=optimizer(hp), loss=_summed_loss(problem, n),
                   metrics=[_per_tower_loss(problem, s) for s in range(n)],
                   steps_per_execution=STEPS_PER_EXECUTION)
+    build_training_state(model, np.repeat(train[0][:1, None], n, axis=1), np.repeat(train[1][:1, None], n, axis=1))
     seed_everything(seeds[0])
     orders = [np.random.default_rng([seed, 1]) for seed in seeds]  # each tower its own shuffling
     x_val_tiled = np.repeat(val[0][:, None], n, axis=1) if val is not None else None

@@ -67,6 +67,15 @@ class _EpochMonitor(keras.callbacks.Callback):
             self.hook(epoch, float(value))
 
 
+def build_training_state(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
+    """Create the optimizer's and the metrics' variables of a compiled model before `fit`.
+
+    Keras otherwise creates them while it traces the training step, and TensorFlow then traces the
+    step a second time; building them first (as Keras does under a distribution strategy) saves that.
+    """
+    model._symbolic_build(data_batch=(x[:1], y[:1], None))
+
+
 def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: Arrays,
               val: Arrays | None = None, on_epoch: EpochHook | None = None,
               keep_model: bool = False, initial_weights: list[np.ndarray] | None = None) -> SeedRun:
@@ -85,6 +94,7 @@ def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: 
     model = build_model(architecture, problem, hp)
     if initial_weights is not None:
         model.set_weights(initial_weights)
+    build_training_state(model, train[0], train[1])
     monitor = _EpochMonitor(problem, val, on_epoch)
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), monitor]
     if val is not None and hp["patience"] > 0:

@@ -53,3 +53,25 @@ def test_racing_needs_two_seeds_and_a_consistent_gap():
     assert not raced_out([0.92, 0.93], [0.90, 0.91], "maximize")[0]  # better, not worse
     assert raced_out([0.3, 0.3], [0.1, 0.1], "minimize")[0]  # constant gap, minimising
     assert race_p_value([0.5, 0.5], [0.5, 0.5], "maximize") == 1.0
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_training_leaves_no_traced_graph_behind(addition, fuse):
+    """Each model trained in a long study must be freed, or time per trial grows along the study."""
+    import gc
+
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    from pipeline.seeds import train_seeds
+
+    problem, splits = addition
+    hp = {"units": 8, "decoder_units": 8, "epochs": 1, "batch_size": 32}
+
+    def live_graphs_after_training() -> int:
+        train_seeds(problem, "encoder_decoder", hp, [1, 2], (splits.x_train, splits.y_train),
+                    (splits.x_val, splits.y_val), fuse=fuse)
+        gc.collect()
+        return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
+
+    first = live_graphs_after_training()
+    assert [live_graphs_after_training() for _ in range(2)] == [first, first]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from pipeline.errors import UsageError
@@ -117,9 +118,23 @@ def optimizer(hp: dict[str, Any]) -> keras.optimizers.Optimizer:
     """The optimizer named in hp with its learning rate."""
     name, lr = hp["optimizer"], hp["learning_rate"]
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=hp["momentum"])
-    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
-            "adagrad": keras.optimizers.Adagrad}[name](learning_rate=lr)
+        opt = keras.optimizers.SGD(learning_rate=lr, momentum=hp["momentum"])
+    else:
+        opt = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
+               "adagrad": keras.optimizers.Adagrad}[name](learning_rate=lr)
+    return _without_replica_sum(opt)
+
+
+def _without_replica_sum(opt: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """Skip Keras's sum of gradients over replicas when there is one replica (the sum is the identity).
+
+    Keras sums through a tf.custom_gradient, which registers a new global gradient function each time
+    a training step is traced; that function holds the traced step, so every model trained in a
+    process stayed alive and time per trial grew by half over a 100-trial study.
+    """
+    if not tf.distribute.has_strategy() and hasattr(opt, "_all_reduce_sum_gradients"):
+        opt._all_reduce_sum_gradients = list
+    return opt
 
 
 def compile_model(model: keras.Model, problem, hp: dict[str, Any]) -> keras.Model:
