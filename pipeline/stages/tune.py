@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import time
 import warnings
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import tensorflow as tf
 from tqdm import tqdm
 
 from pipeline import interrupts, pairs
@@ -253,8 +255,9 @@ def _run_workers(settings: TuneSettings, arch: str, target: int, timeout: float 
     """Start `workers` processes on the study until `target` trials have finished; show progress."""
     context = multiprocessing.get_context("spawn")
     worker_settings = replace(settings, architectures=arch, workers=1, progress=False)
-    procs = [context.Process(target=_worker_main, args=(worker_settings, arch, target, timeout), daemon=False)
-             for _ in range(settings.workers)]
+    threads = max(1, len(os.sched_getaffinity(0)) // settings.workers)
+    procs = [context.Process(target=_worker_main, args=(worker_settings, arch, target, timeout, threads),
+                             daemon=False) for _ in range(settings.workers)]
     for proc in procs:
         proc.start()
     try:
@@ -274,9 +277,15 @@ def _run_workers(settings: TuneSettings, arch: str, target: int, timeout: float 
                            "on the next run")
 
 
-def _worker_main(settings: TuneSettings, arch: str, target: int, timeout: float | None) -> None:
-    """One worker process: trials on the shared study until `target` have finished (or are running)."""
+def _worker_main(settings: TuneSettings, arch: str, target: int, timeout: float | None, threads: int) -> None:
+    """One worker process: trials on the shared study until `target` have finished (or are running).
+
+    Local workers share the cores: each gets its share of TensorFlow threads, so that they don't
+    compete for the same cores (small LSTM steps gain little from a second thread anyway).
+    """
     interrupts.install()
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
     s = _session(settings)
     study, ctx = _open_study(s, arch)
     ctx.deadline = None if timeout is None else time.monotonic() + timeout
