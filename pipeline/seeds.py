@@ -87,13 +87,29 @@ class _Tower:
         self.stopped = False
 
 
-def _per_tower_loss(problem: Problem, s: int):
-    base = keras.losses.get(problem.loss)
+class _TowerLosses(keras.metrics.Metric):
+    """Every tower's mean training loss over the epoch, from one op for all towers (logs loss_0, loss_1, ...)."""
 
-    def loss(y_true, y_pred):
-        return base(y_true[:, s], y_pred[:, s])
-    loss.__name__ = f"loss_{s}"
-    return loss
+    def __init__(self, problem: Problem, towers: int) -> None:
+        super().__init__(name="tower_losses")
+        self.base, self.towers = keras.losses.get(problem.loss), towers
+        self.total = self.add_variable(shape=(towers,), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        per_sample = keras.ops.moveaxis(self.base(y_true, y_pred), 1, 0)  # (towers, batch, ...)
+        batch = keras.ops.cast(keras.ops.shape(y_true)[0], "float32")
+        means = keras.ops.mean(keras.ops.reshape(per_sample, (self.towers, -1)), axis=1)
+        self.total.assign_add(means * batch)
+        self.count.assign_add(batch)
+
+    def result(self):
+        values = self.total / keras.ops.maximum(self.count, 1.0)
+        return {f"loss_{s}": values[s] for s in range(self.towers)}
+
+    def reset_state(self) -> None:
+        self.total.assign(keras.ops.zeros((self.towers,)))
+        self.count.assign(0.0)
 
 
 def _summed_loss(problem: Problem, towers: int):
@@ -124,7 +140,7 @@ def _train_fused(problem: Problem, architecture: str, hp: dict[str, Any], seeds:
     towers.load(plains)
     model = towers.model
     model.compile(optimizer=optimizer(hp), loss=_summed_loss(problem, n),
-                  metrics=[_per_tower_loss(problem, s) for s in range(n)],
+                  metrics=[_TowerLosses(problem, n)],
                   steps_per_execution=STEPS_PER_EXECUTION)
     build_training_state(model, np.repeat(train[0][:1, None], n, axis=1), np.repeat(train[1][:1, None], n, axis=1))
     seed_everything(seeds[0])
