@@ -1,7 +1,7 @@
 """Seed-parallel speed-up (sequential `fit` per seed vs fused towers), the compute floor, and a test
 that fused and sequential per-seed scores come from the same distribution.
 
-Run alone: .venv/bin/python -m bench.seed_parallel [--n-train 1500] [--epochs 2] [--repeats 2]
+Run alone: .venv/bin/python -m bench.seed_parallel [--n-train 1500] [--epochs 2] [--repeats 3]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _train(problem, arch, hp, splits, seeds, fuse):
                        fuse=fuse)
 
 
-def run(results: Results, n_train: int = 1500, n_val: int = 200, epochs: int = 2, repeats: int = 2,
+def run(results: Results, n_train: int = 1500, n_val: int = 200, epochs: int = 2, repeats: int = 3,
         towers: tuple[int, ...] = (3, 5)) -> None:
     rate = matmul_rate()
     results.add("floor", "matmul_gflops", round(rate / 1e9, 1), "GFLOP/s", "2048x2048 float32")
@@ -77,7 +77,7 @@ def run(results: Results, n_train: int = 1500, n_val: int = 200, epochs: int = 2
 
 
 def ablation(results: Results, name: str = "addition", n_train: int = 1500, n_val: int = 200, epochs: int = 2,
-             repeats: int = 2) -> None:
+             repeats: int = 3) -> None:
     """Steps per execution measured on its own in the fused trainer."""
     problem, arch, hp, splits = workload(name, n_train, n_val, epochs)
     rows = []
@@ -101,7 +101,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--n-train", type=int, default=1500)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     out = Results()
     run(out, args.n_train, epochs=args.epochs, repeats=args.repeats)

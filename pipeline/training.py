@@ -73,7 +73,9 @@ def build_training_state(model: keras.Model, x: np.ndarray, y: np.ndarray) -> No
     Keras otherwise creates them while it traces the training step, and TensorFlow then traces the
     step a second time; building them first (as Keras does under a distribution strategy) saves that.
     """
-    model._symbolic_build(data_batch=(x[:1], y[:1], None))
+    build = getattr(model, "_symbolic_build", None)  # Keras's own step; absent in other versions: traced twice
+    if build is not None:
+        build(data_batch=(x[:1], y[:1], None))
 
 
 def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: Arrays,
