@@ -24,7 +24,7 @@ from pipeline.towers import Towers, Unfusable
 from pipeline.training import Arrays, SeedRun, build_training_state, train_one
 
 # Batches per call into the compiled step. More saves Python round trips per step but traces the step
-# twice (a loop and a remainder); bench/ measures 1 and 16 within 3% of each other at tuning sizes.
+# twice (a loop and a remainder); bench/ measures 1 and 16 within 4% of each other at tuning sizes.
 STEPS_PER_EXECUTION = 1
 PREDICT_BATCH = 512
 
