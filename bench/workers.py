@@ -46,8 +46,8 @@ def run(results: Results, trials: int = 24, repeats: int = 1) -> None:
     results.section("3. Workers: trials per hour on one study (PostgreSQL)", table(
         ["workers", f"trials per hour (median of {repeats})"], [[1, f"{m1:.0f}"], [2, f"{m2:.0f}"]])
         + f"\n\n2 workers / 1 worker: **{m2 / m1:.2f}×** ({trials} trials of echo/vanilla, 2 seeds, 3 epochs, "
-        "1,000 samples, no pruning; each run includes starting its processes). Each local worker gets its share of "
-        "the cores as TensorFlow threads.")
+        "1,000 samples, no pruning; the 2-worker run includes starting its processes). Each local worker gets "
+        "its share of the cores as TensorFlow threads.")
 
 
 if __name__ == "__main__":
