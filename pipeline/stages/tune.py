@@ -255,7 +255,8 @@ def _run_workers(settings: TuneSettings, arch: str, target: int, timeout: float 
     """Start `workers` processes on the study until `target` trials have finished; show progress."""
     context = multiprocessing.get_context("spawn")
     worker_settings = replace(settings, architectures=arch, workers=1, progress=False)
-    threads = max(1, len(os.sched_getaffinity(0)) // settings.workers)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # not on macOS
+    threads = max(1, cores // settings.workers)
     procs = [context.Process(target=_worker_main, args=(worker_settings, arch, target, timeout, threads),
                              daemon=False) for _ in range(settings.workers)]
     for proc in procs:
