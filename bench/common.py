@@ -18,12 +18,12 @@ PROBLEMS = ("echo", "addition", "cumulative_sum")  # the reference models the co
 
 def workload(problem: str, n_train: int, n_val: int, epochs: int, batch_size: int = 32):
     """(problem, architecture, hp, splits) of the problem's reference model at a benchmark size."""
-    from pipeline import pairs
+    from pipeline import references
     from pipeline.problems import get_problem
 
     p = get_problem(problem)
-    hp = {**pairs.reference_hp(problem), "batch_size": batch_size, "epochs": epochs, "patience": 0}
-    return p, pairs.native(problem), hp, p.splits(seed=0, n_train=n_train, n_val=n_val, n_test=max(n_val, 100))
+    hp = {**references.reference_hp(problem), "batch_size": batch_size, "epochs": epochs, "patience": 0}
+    return p, references.native(problem), hp, p.splits(seed=0, n_train=n_train, n_val=n_val, n_test=max(n_val, 100))
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

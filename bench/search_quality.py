@@ -22,7 +22,7 @@ import optuna
 from scipy import stats
 
 from bench.common import PROBLEMS, Results, table
-from pipeline import pairs
+from pipeline import references
 from pipeline.problems import get_problem
 from pipeline.stages.report import Candidate, evaluate_candidates
 from pipeline.stages.tune import TuneSettings, tune
@@ -77,7 +77,7 @@ def _within(study: optuna.Study, budget: float | None, direction: str, threshold
 
 def quality_one(results: Results, name: str, trials: int, seeds: int, sizes: dict[str, str], epochs: int,
                 eval_seeds: int, tmp: Path) -> list[list]:
-    arch = pairs.native(name)
+    arch = references.native(name)
     space = tmp / f"{name}.yaml"
     space.write_text(SPACE.format(arch=arch, epochs=epochs))
     runs = tmp / f"runs-{name}"

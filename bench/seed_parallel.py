@@ -11,11 +11,11 @@ import keras
 import numpy as np
 from scipy import stats
 
-import pipeline.seeds as seeds_module
+import pipeline.multi_seed as seeds_module
 from bench.common import PROBLEMS, Results, median, table, timed, workload
 from bench.floor import bare_loop_seconds, matmul_rate, workload_flops
 from pipeline.architectures import build_model
-from pipeline.seeds import train_seeds
+from pipeline.multi_seed import train_seeds
 
 
 def _train(problem, arch, hp, splits, seeds, fuse):

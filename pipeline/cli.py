@@ -26,7 +26,23 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--problem", required=True, help="problem name (echo, addition, ..., csv)")
     parser.add_argument("--data", action="append", metavar="KEY=VALUE",
                         help="problem parameter or size, e.g. n_train=2000 terms=3 path=series.csv")
+
+
+def _job_options(parser: argparse.ArgumentParser, storage: bool = True, fuse: bool = True) -> None:
+    """The options of JobSettings: stores, progress bars, fused towers."""
+    if storage:
+        parser.add_argument("--storage", help="Optuna storage URL (default: sqlite under runs/)")
+    parser.add_argument("--tracking", help="MLflow tracking URI (default: sqlite under runs/)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="embedded stores (default: runs/)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    if fuse:
+        parser.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
+
+
+def _job(args: argparse.Namespace) -> dict:
+    """JobSettings keyword arguments from the parsed options."""
+    return {"storage": getattr(args, "storage", None), "tracking": args.tracking, "runs_dir": args.runs_dir,
+            "progress": not getattr(args, "no_progress", False), "fuse": not getattr(args, "no_fuse", False)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,20 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = sub.add_parser("tune", help="run Optuna studies for a problem (one per architecture)")
     _common(tune)
+    _job_options(tune)
     tune.add_argument("--arch", default="all", help="architecture, comma list, or 'all' (default)")
     tune.add_argument("--trials", type=int, default=20, help="new trials per study (default 20)")
     tune.add_argument("--seeds", type=int, default=3, help="training seeds per trial (default 3)")
     tune.add_argument("--timeout", type=float, default=600, help="seconds for the whole run, 0 = none (default 600)")
     tune.add_argument("--workers", type=int, default=1, help="local worker processes per study (default 1)")
-    tune.add_argument("--storage", help="Optuna storage URL (default: sqlite under runs/)")
-    tune.add_argument("--tracking", help="MLflow tracking URI (default: sqlite under runs/)")
     tune.add_argument("--space", help="your own search-space YAML file")
     tune.add_argument("--study-seed", type=int, default=0, help="seeds the sampler and the training seeds")
     tune.add_argument("--data-seed", type=int, default=0)
     tune.add_argument("--pruner", default="median", choices=["median", "none"])
     tune.add_argument("--tag", help="suffix for study names, to start separate studies")
-    tune.add_argument("--no-progress", action="store_true")
-    tune.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
     tune.add_argument("--engine", default=OPTUNA, choices=ENGINES,
                       help="who picks the configurations (default optuna); keras-tuner: one process")
     tune.add_argument("--kt-algorithm", default="random", choices=KT_ALGORITHMS,
@@ -62,20 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--problem", required=True)
     report.add_argument("--top-k", type=int, default=5, help="best trials across studies (default 5)")
     report.add_argument("--repeats", type=int, default=30, help="seeds per candidate (default 30)")
-    report.add_argument("--storage")
-    report.add_argument("--tracking")
-    report.add_argument("--runs-dir", type=Path, default=Path("runs"))
     report.add_argument("--no-register", action="store_true")
-    report.add_argument("--no-progress", action="store_true")
-    report.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
+    _job_options(report)
 
     pred = sub.add_parser("predict", help="decode predictions of the registered champion for raw inputs")
     pred.add_argument("--problem", required=True)
     pred.add_argument("--input", action="append", help="a raw input, e.g. ' 9+6+9' (repeatable)")
     pred.add_argument("--input-file", help="a CSV of inputs (column 'input' or the first column)")
     pred.add_argument("--alias", default="champion")
-    pred.add_argument("--tracking")
-    pred.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    _job_options(pred, storage=False, fuse=False)
 
     retune = sub.add_parser("retune", help="unattended update: new data, candidates, promote only on evidence")
     retune.add_argument("--problem", required=True)
@@ -84,11 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     retune.add_argument("--repeats", type=int, default=10, help="seeds per candidate (default 10)")
     retune.add_argument("--extra-epochs", type=int, default=5)
     retune.add_argument("--trials", type=int, default=4, help="trials of the warm-started study (0 = skip)")
-    retune.add_argument("--storage")
-    retune.add_argument("--tracking")
-    retune.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    retune.add_argument("--no-progress", action="store_true")
-    retune.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
+    _job_options(retune)
 
     sched = sub.add_parser("schedule", help="print a crontab line and systemd units for a scheduled retune")
     sched.add_argument("--problem", required=True)
@@ -99,8 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("history", "registry versions, aliases, scores and retune decisions")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--problem", required=True)
-        cmd.add_argument("--tracking")
-        cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
+        _job_options(cmd, storage=False, fuse=False)
 
     rep = sub.add_parser("reproduce", help="train the book's reference configuration over seeds")
     rep.add_argument("--problem", required=True, help="problem name, or 'all'")
@@ -116,10 +119,9 @@ def run(args: argparse.Namespace) -> int:
 
         result = tune(TuneSettings(
             problem=args.problem, architectures=args.arch, trials=args.trials, seeds=args.seeds,
-            timeout=args.timeout or None, storage=args.storage, tracking=args.tracking, space=args.space,
-            study_seed=args.study_seed, data=_key_values(args.data), data_seed=args.data_seed,
-            pruner=args.pruner, tag=args.tag, runs_dir=args.runs_dir, progress=not args.no_progress,
-            workers=args.workers, fuse=not args.no_fuse, engine=args.engine, kt_algorithm=args.kt_algorithm))
+            timeout=args.timeout or None, space=args.space, study_seed=args.study_seed, data=_key_values(args.data),
+            data_seed=args.data_seed, pruner=args.pruner, tag=args.tag, workers=args.workers, engine=args.engine,
+            kt_algorithm=args.kt_algorithm, **_job(args)))
         print(format_summary(result))
         if result.interrupted:
             return 130
@@ -127,17 +129,14 @@ def run(args: argparse.Namespace) -> int:
             from pipeline.stages.report import ReportSettings, format_result, report
 
             print(format_result(report(ReportSettings(
-                problem=args.problem, top_k=args.top_k, repeats=args.report_seeds, storage=args.storage,
-                tracking=args.tracking, runs_dir=args.runs_dir, progress=not args.no_progress,
-                fuse=not args.no_fuse))))
+                problem=args.problem, top_k=args.top_k, repeats=args.report_seeds, **_job(args)))))
         return 0
     if args.command == "report":
         from pipeline.stages.report import ReportSettings, format_result, report
 
         print(format_result(report(ReportSettings(
-            problem=args.problem, top_k=args.top_k, repeats=args.repeats, storage=args.storage,
-            tracking=args.tracking, runs_dir=args.runs_dir, register=not args.no_register,
-            progress=not args.no_progress, fuse=not args.no_fuse))))
+            problem=args.problem, top_k=args.top_k, repeats=args.repeats, register=not args.no_register,
+            **_job(args)))))
         return 0
     if args.command == "predict":
         from pipeline.stages.predict import predict, read_inputs
@@ -151,8 +150,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = retune(RetuneSettings(
             problem=args.problem, data=_key_values(args.data), data_seed=args.data_seed, repeats=args.repeats,
-            extra_epochs=args.extra_epochs, trials=args.trials, storage=args.storage, tracking=args.tracking,
-            runs_dir=args.runs_dir, progress=not args.no_progress, fuse=not args.no_fuse))
+            extra_epochs=args.extra_epochs, trials=args.trials, **_job(args)))
         print(result.decision)
         return 0
     if args.command == "schedule":

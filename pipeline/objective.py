@@ -32,7 +32,7 @@ from pipeline import interrupts
 from pipeline.errors import NonFiniteLoss
 from pipeline.problems import Problem, Splits
 from pipeline.racing import raced_out
-from pipeline.seeds import SeedListener, train_seeds
+from pipeline.multi_seed import SeedListener, train_seeds
 from pipeline.training import SeedRun
 from reports.plots import close, learning_curves
 from search_spaces.loader import SearchSpace

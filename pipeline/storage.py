@@ -1,4 +1,5 @@
-"""Where studies and runs live: embedded SQLite defaults under runs/, or user URLs, checked up front."""
+"""Where studies live (Optuna storage: embedded SQLite under runs/, or a user URL), checked up front;
+the MLflow store is opened by tracking.stores and its errors become one line here."""
 from __future__ import annotations
 
 import os
@@ -9,9 +10,10 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from pipeline.errors import UsageError
+from pipeline.settings import DEFAULT_RUNS_DIR
 from tracking import Tracker, mask_credentials
+from tracking.stores import TrackingUnreachable, open_tracker
 
-DEFAULT_RUNS_DIR = Path("runs")
 # A worker's running trial sends a heartbeat; one silent for the grace period is failed and retried.
 HEARTBEAT_SECONDS = int(os.environ.get("LSTM_TUNE_HEARTBEAT", "30"))
 GRACE_SECONDS = int(os.environ.get("LSTM_TUNE_GRACE", str(3 * HEARTBEAT_SECONDS)))
@@ -35,23 +37,11 @@ def optuna_storage(url: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> RDBSto
 
 
 def tracker_for(uri: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> Tracker:
-    """The embedded MLflow store under runs_dir, or the given tracking URI (checked to answer)."""
-    # Fail fast on an unreachable server instead of MLflow's minutes of retries.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    if uri is None:
-        tracker = Tracker.embedded(runs_dir)
-    elif uri.startswith(("http://", "https://", "databricks")):
-        tracker = Tracker(uri)  # the server decides where artifacts go
-    else:  # a database backend: keep artifacts under runs_dir, not ./mlruns of the working directory
-        tracker = Tracker(uri, (Path(runs_dir).resolve() / "mlartifacts").as_uri())
+    """The MLflow tracker of `uri` (embedded under runs_dir when None); an unreachable one is a UsageError."""
     try:
-        tracker.client.search_experiments(max_results=1)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"cannot reach MLflow tracking at {mask_credentials(tracker.uri)}: {reason[:200]}; "
-                         "start it with `make server` or leave TRACKING unset for the embedded store") from None
-    return tracker
+        return open_tracker(uri, runs_dir)
+    except TrackingUnreachable as exc:
+        raise UsageError(str(exc)) from None
 
 
 def silence_optuna() -> None:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from pipeline import pairs
+from pipeline import references
 from pipeline.architectures import ARCHITECTURES, build_model
 from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, get_problem
@@ -20,7 +20,7 @@ def tiny_problem(name, csv_path=None):
     return get_problem(name, **params), {k: v for k, v in TINY.get(name, {}).items() if k in SIZES}
 
 
-PAIRS = [(p, a) for p in PROBLEMS for a in pairs.architectures_for(p)]
+PAIRS = [(p, a) for p in PROBLEMS for a in references.architectures_for(p)]
 
 
 @pytest.mark.parametrize("problem_name,arch", PAIRS, ids=[f"{p}-{a}" for p, a in PAIRS])
@@ -41,8 +41,8 @@ def test_pair_end_to_end(problem_name, arch, series_csv):
 @pytest.mark.parametrize("problem_name", [p for p in PROBLEMS])
 def test_reference_fits_native_space(problem_name):
     """The book's configuration can be enqueued in its native study without leaving the space."""
-    space = load_space(pairs.native(problem_name), problem_name)
-    assert space.outside(pairs.reference_hp(problem_name)) == []
+    space = load_space(references.native(problem_name), problem_name)
+    assert space.outside(references.reference_hp(problem_name)) == []
 
 
 def test_stacked_has_at_least_two_layers():
@@ -87,7 +87,7 @@ def test_bad_hyperparameters_are_named(hp, needle):
 
 def test_undeclared_pair_lists_valid_architectures():
     with pytest.raises(UsageError, match="valid: encoder_decoder, attention"):
-        pairs.check_pair("addition", "vanilla")
+        references.check_pair("addition", "vanilla")
     with pytest.raises(UsageError, match="unknown architecture 'transformer'"):
-        pairs.check_pair("addition", "transformer")
+        references.check_pair("addition", "transformer")
     assert set(ARCHITECTURES) >= {a for _, a in PAIRS}

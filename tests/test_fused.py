@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from pipeline import pairs
+from pipeline import references
 from pipeline.architectures import build_model
 from pipeline.problems import get_problem
 from pipeline.seeding import seed_everything
-from pipeline.seeds import train_seeds
+from pipeline.multi_seed import train_seeds
 from pipeline.towers import Towers, Unfusable
 
 
@@ -25,7 +25,7 @@ def _data(name):
 ])
 def test_each_tower_computes_exactly_its_plain_model(name, arch, hp):
     problem, splits = _data(name)
-    hp = {**pairs.reference_hp(name), **hp, "units": 6}
+    hp = {**references.reference_hp(name), **hp, "units": 6}
     plains = []
     for seed in range(3):
         seed_everything(seed)

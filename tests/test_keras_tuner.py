@@ -7,10 +7,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pipeline.cli import main
+from pipeline.seeding import tuning_seeds
 from pipeline.engines.keras_tuner import HyperParametersTrial, declare
 from pipeline.problems import get_problem
 from pipeline.stages.report import select_candidates, tuned_studies
-from pipeline.stages.tune import TuneSettings, format_summary, study_seeds, tune
+from pipeline.stages.tune import TuneSettings, format_summary, tune
 from search_spaces.loader import load_space
 from tests_helpers import TINY_SPACE as SPACE
 
@@ -59,7 +60,7 @@ def test_random_search_records_optuna_trials_and_nested_mlflow_runs_and_resumes(
         assert run.data.tags["kt_trial_id"] == t.user_attrs["kt_trial_id"]
         assert run.data.params["units"] == str(hp["units"]) and run.data.tags["state"] == "COMPLETE"
         seeds = children(client, experiment, run.info.run_id)
-        assert sorted(int(r.data.tags["seed"]) for r in seeds) == study_seeds(0, 2)
+        assert sorted(int(r.data.tags["seed"]) for r in seeds) == tuning_seeds(0, 2)
         assert all(r.data.tags["role"] == "seed" and r.data.params["units"] == str(hp["units"]) for r in seeds)
 
     # The report stage reads the study like any other.

@@ -62,7 +62,7 @@ def test_training_leaves_no_traced_graph_behind(addition, fuse):
 
     from tensorflow.python.framework.func_graph import FuncGraph
 
-    from pipeline.seeds import train_seeds
+    from pipeline.multi_seed import train_seeds
 
     problem, splits = addition
     hp = {"units": 8, "decoder_units": 8, "epochs": 1, "batch_size": 32}

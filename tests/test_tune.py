@@ -4,8 +4,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pipeline.cli import main
+from pipeline.seeding import tuning_seeds
 from pipeline.errors import UsageError
-from pipeline.stages.tune import TuneSettings, study_seeds, tune
+from pipeline.stages.tune import TuneSettings, tune
 from tests_helpers import TINY_SPACE
 
 
@@ -54,7 +55,7 @@ def test_tune_nests_trials_and_seeds_in_mlflow_and_resumes(tmp_path):
     assert {"learning_curves.png", "model_summary.txt"} <= artifacts
     assert best.user_attrs["model_uri"].startswith("models:/")
     seeds = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{best_run.info.run_id}'")
-    assert sorted(int(r.data.tags["seed"]) for r in seeds) == study_seeds(0, 2)
+    assert sorted(int(r.data.tags["seed"]) for r in seeds) == tuning_seeds(0, 2)
     for run in seeds:
         assert run.data.tags["role"] == "seed" and run.data.tags["problem"] == "echo"
         history = client.get_metric_history(run.info.run_id, "loss")

@@ -7,11 +7,10 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from tracking.names import model_name
+
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
-
-
-def model_name(problem: str) -> str:
-    return f"lstm-{problem}"
+__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "Registry", "load_model", "model_name"]
 
 
 class Registry:

@@ -3,6 +3,7 @@ active-run state, so several processes can log under one parent run)."""
 from __future__ import annotations
 
 import logging
+from importlib import metadata
 import re
 import subprocess
 import time
@@ -21,7 +22,21 @@ for _name in ("mlflow", "alembic", "urllib3"):
 # Run roles, stored in the "role" tag.
 STUDY, TRIAL, SEED = "study", "trial", "seed"
 _MAX_BATCH = 1000
-PIP_REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras==3.15.1", "numpy==2.4.6"]
+
+
+def _pins(*names: str) -> list[str]:
+    """name==version of the installed distributions (pyproject.toml pins them; this reads what it installed)."""
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+# What a logged model needs to load: TensorFlow (the CPU build where that is what is installed), Keras, NumPy.
+PIP_REQUIREMENTS = _pins("tensorflow-cpu" if _pins("tensorflow-cpu") else "tensorflow", "keras", "numpy")
 
 
 def mask_credentials(url: str | None) -> str | None:

@@ -12,37 +12,32 @@ import numpy as np
 import optuna
 from tqdm import tqdm
 
-from pipeline import pairs
+from pipeline import references
 from pipeline.errors import UsageError
+from pipeline.settings import JobSettings
 from pipeline.problems import Problem, Splits, get_problem
+from pipeline.seeding import report_seeds
 from pipeline.architectures import resolve
 from pipeline.stages.finalize import Finalized, config_key, finalize
-from pipeline.stages.tune import reference_config
 from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
-from pipeline.seeds import SeedListener, train_seeds
+from pipeline.multi_seed import SeedListener, train_seeds
 from pipeline.training import SeedRun
 from reports import diagnostics, plots
 from reports.html import Section, table_html, table_markdown, write_report
 from reports.stats import compare
 from search_spaces.loader import load_space
 
-REPORT_SEED_BASE = 100_000  # report seeds never overlap the tuning seeds (study_seed * 1000 + i)
 REFERENCE = "reference"
 
 
 @dataclass
-class ReportSettings:
+class ReportSettings(JobSettings):
     problem: str
     top_k: int = 5
     repeats: int = 30
-    storage: str | None = None
-    tracking: str | None = None
-    runs_dir: Path = DEFAULT_RUNS_DIR
     out_dir: Path = Path("reports/out")
     alpha: float = 0.05
     register: bool = True
-    progress: bool = True
-    fuse: bool = True  # train each candidate's seeds at once as fused towers where possible
 
 
 @dataclass
@@ -74,10 +69,6 @@ class ReportResult:
     finalized: Finalized | None
 
 
-def report_seeds(n: int) -> list[int]:
-    return [REPORT_SEED_BASE + i for i in range(n)]
-
-
 def tuned_studies(problem: str, storage) -> list[optuna.Study]:
     """Every study of the problem in the storage that holds at least one complete trial."""
     studies = []
@@ -95,8 +86,8 @@ def select_candidates(problem: Problem, studies: list[optuna.Study], top_k: int)
     trials = [(study, t) for study in studies for t in study.get_trials(deepcopy=False)
               if t.state == optuna.trial.TrialState.COMPLETE and "hp" in t.user_attrs]
     trials.sort(key=lambda st: st[1].value, reverse=problem.direction == "maximize")
-    native = pairs.native(problem.name)
-    ref_hp = reference_config(problem.name, load_space(native, problem.name))
+    native = references.native(problem.name)
+    ref_hp = references.reference_config(problem.name, load_space(native, problem.name))
     ref_key = config_key(native, resolve(ref_hp))
     candidates: list[Candidate] = []
     seen: set[str] = set()

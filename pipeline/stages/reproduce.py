@@ -7,9 +7,10 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline import pairs
+from pipeline import references
 from pipeline.problems import PROBLEMS, get_problem
-from pipeline.seeds import train_seeds
+from pipeline.multi_seed import train_seeds
+from pipeline.seeding import tuning_seeds
 
 SIZE_KEYS = ("n_train", "n_test")
 
@@ -36,14 +37,14 @@ class Reproduction:
 def reproduce_one(name: str, seeds: int, data: dict[str, str] | None = None, fuse: bool = True) -> Reproduction:
     """Train the native reference of `name` at the book's size, one epoch as the book, on `seeds` seeds."""
     data = dict(data or {})
-    book = pairs.book(name)
+    book = references.book(name)
     sizes = {k: int(data.pop(k, book[k])) for k in SIZE_KEYS}
     problem = get_problem(name, **data)
     splits = problem.splits(seed=0, n_train=sizes["n_train"], n_val=1, n_test=sizes["n_test"])
-    hp = {**pairs.reference_hp(name), "epochs": int(book["epochs"]), "patience": 0}
-    arch = pairs.native(name)
+    hp = {**references.reference_hp(name), "epochs": int(book["epochs"]), "patience": 0}
+    arch = references.native(name)
     scores, seconds, extra = [], [], {}
-    for run in train_seeds(problem, arch, hp, range(seeds), (splits.x_train, splits.y_train), keep_models=True,
+    for run in train_seeds(problem, arch, hp, tuning_seeds(0, seeds), (splits.x_train, splits.y_train), keep_models=True,
                            fuse=fuse):
         metrics = problem.evaluate(run.model, splits.x_test, splits.y_test)
         scores.append(float(metrics[problem.metric]))

@@ -25,24 +25,24 @@ import optuna
 from tqdm import tqdm
 
 from pipeline.errors import UsageError
+from pipeline.settings import JobSettings
 from pipeline.locking import job_lock
 from pipeline.objective import Objective, StudyContext
 from pipeline.problems import Problem, Splits, problem_from_state
 from pipeline.stages.finalize import config_key, raw_examples
-from pipeline.stages.tune import study_seeds
+from pipeline.seeding import retune_seeds, tuning_seeds
 from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
-from pipeline.seeds import train_seeds
+from pipeline.multi_seed import train_seeds
 from reports.stats import compare, significantly_better
 from search_spaces.loader import load_space
 from tracking.packaging import load_parts, log_problem_model
 from tracking.registry import CHALLENGER, CHAMPION, Registry, model_name
 
 BASELINE = "baseline (champion + extra epochs on old data)"
-RETUNE_SEED_BASE = 200_000
 
 
 @dataclass
-class RetuneSettings:
+class RetuneSettings(JobSettings):
     problem: str
     data: dict[str, str] = field(default_factory=dict)  # csv: path=<newer file>
     data_seed: int | None = None  # synthetic problems: default = a seed no earlier retune used
@@ -51,11 +51,6 @@ class RetuneSettings:
     trials: int = 4  # the short warm-started study
     tune_seeds: int = 2
     alpha: float = 0.05
-    storage: str | None = None
-    tracking: str | None = None
-    runs_dir: Path = DEFAULT_RUNS_DIR
-    progress: bool = True
-    fuse: bool = True  # train each candidate's seeds at once as fused towers where possible
 
 
 @dataclass
@@ -153,7 +148,7 @@ def _evaluate_and_decide(settings, tracker, registry, run_id, experiment_id, pro
     }
     if tuned_hp is not None and config_key(architecture, tuned_hp) != config_key(architecture, hp):
         plans["new model, retuned configuration, old + new data"] = (tuned_hp, both, False)
-    seeds = [RETUNE_SEED_BASE + i for i in range(settings.repeats)]
+    seeds = retune_seeds(settings.repeats)
     scores: dict[str, list[float]] = {}
     first_models: dict[str, Any] = {}
     bar = tqdm(total=len(plans) * len(seeds), desc="retune candidates", unit="run", file=sys.stderr,
@@ -219,7 +214,7 @@ def _warm_started_study(settings, tracker, experiment_id, parent, problem, archi
     study.set_user_attr("retune_of", problem.name)
     study.enqueue_trial(space.restrict(hp))
     splits = Splits(both[0], both[1], new.x_val, new.y_val, new.x_test, new.y_test)
-    ctx = StudyContext(problem, splits, architecture, space, study_seeds(0, settings.tune_seeds), tracker,
+    ctx = StudyContext(problem, splits, architecture, space, tuning_seeds(0, settings.tune_seeds), tracker,
                        experiment_id, parent, study.study_name, tags={"problem": problem.name,
                                                                      "architecture": architecture})
     study.optimize(Objective(ctx), n_trials=settings.trials, catch=(Exception,))

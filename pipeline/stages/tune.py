@@ -14,11 +14,13 @@ import optuna
 import tensorflow as tf
 from tqdm import tqdm
 
-from pipeline import interrupts, pairs
+from pipeline import interrupts, references
 from pipeline.engines import KERAS_TUNER, OPTUNA, STARTUP_TRIALS, check_engine
 from pipeline.errors import UsageError
+from pipeline.settings import JobSettings
 from pipeline.objective import Objective, StudyContext
 from pipeline.problems import get_problem
+from pipeline.seeding import tuning_seeds
 from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
 from search_spaces.loader import load_space
 from tracking.tracker import STUDY, TRIAL, mask_credentials
@@ -29,14 +31,12 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, op
 
 
 @dataclass
-class TuneSettings:
+class TuneSettings(JobSettings):
     problem: str
     architectures: str | None = None  # None/"all" = every valid architecture
     trials: int = 20  # new trials per study in this invocation
     seeds: int = 3
     timeout: float | None = 600.0  # seconds for the whole invocation, shared by the studies
-    storage: str | None = None
-    tracking: str | None = None
     space: str | None = None  # a user's YAML file (applies to every architecture chosen)
     study_seed: int = 0  # seeds the sampler and the list of training seeds
     data: dict[str, str] = field(default_factory=dict)  # problem parameters and n_train/n_val/n_test
@@ -45,11 +45,8 @@ class TuneSettings:
     racing_alpha: float = 0.05
     tag: str | None = None  # appended to study names, to keep separate studies of the same pair
     workers: int = 1  # local worker processes sharing each study
-    fuse: bool = True  # train a trial's seeds at once as fused towers where the architecture allows
     engine: str = OPTUNA  # optuna | keras-tuner: which library picks the configurations
     kt_algorithm: str = "random"  # keras-tuner engine: random | hyperband | bayesian
-    runs_dir: Path = DEFAULT_RUNS_DIR
-    progress: bool = True
 
 
 @dataclass
@@ -78,29 +75,6 @@ class TuneResult:
     pairs: list[PairResult]
     interrupted: bool = False
     stopped_reason: str | None = None
-
-
-def study_seeds(study_seed: int, n: int) -> list[int]:
-    """The fixed training seeds of a study: trials compare on the same seeds."""
-    return [study_seed * 1000 + i for i in range(n)]
-
-
-def reference_config(problem: str, space) -> dict[str, Any]:
-    """The full hyperparameters of the book's configuration as this space's study trains it."""
-    return {**pairs.reference_hp(problem), **space.fixed(), **reference_params(problem, space)}
-
-
-def reference_params(problem: str, space) -> dict[str, Any]:
-    """The book's configuration as values of this space's searched keys (clamped into ranges)."""
-    params = {}
-    for name, value in space.restrict(pairs.reference_hp(problem)).items():
-        spec = space.params[name]
-        if spec["type"] == "categorical":
-            if value in spec["choices"]:
-                params[name] = value
-        else:
-            params[name] = min(max(value, spec["low"]), spec["high"])
-    return params
 
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
@@ -137,7 +111,7 @@ def _session(settings: TuneSettings) -> _Session:
     check_engine(settings.engine, settings.kt_algorithm, settings.workers)
     sizes = {k: int(v) for k, v in settings.data.items() if k in SIZE_KEYS}
     problem = get_problem(settings.problem, **{k: v for k, v in settings.data.items() if k not in SIZE_KEYS})
-    architectures = pairs.resolve_architectures(problem.name, settings.architectures)
+    architectures = references.resolve_architectures(problem.name, settings.architectures)
     spaces = {arch: load_space(arch, problem.name, settings.space) for arch in architectures}
     make_pruner(settings.pruner, 1)
     # Check a remote store before creating an embedded one: bad input writes nothing.
@@ -154,7 +128,7 @@ def _session(settings: TuneSettings) -> _Session:
     data_tags = {f"data.{k}": v for k, v in problem.describe().items()} | {
         "data.seed": settings.data_seed, "data.n_train": len(splits.x_train), "data.n_val": len(splits.x_val)}
     return _Session(settings, problem, sizes, architectures, spaces, storage, tracker, splits, experiment,
-                    tracker.experiment_id(experiment), study_seeds(settings.study_seed, settings.seeds), data_tags)
+                    tracker.experiment_id(experiment), tuning_seeds(settings.study_seed, settings.seeds), data_tags)
 
 
 def study_name(problem: str, arch: str, settings: TuneSettings) -> str:
@@ -201,7 +175,7 @@ def _open_study(s: _Session, arch: str) -> tuple[optuna.Study, StudyContext]:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
     _close_stale_runs(study, s.tracker, s.experiment_id, parent)
     if not study.trials and not kt:
-        study.enqueue_trial(reference_params(problem.name, space), user_attrs={"reference": True})
+        study.enqueue_trial(references.reference_params(problem.name, space), user_attrs={"reference": True})
     ctx = StudyContext(problem, s.splits, arch, space, s.seeds, s.tracker, s.experiment_id, parent, name,
                        settings.racing_alpha, tags=tags, fuse=settings.fuse)
     return study, ctx

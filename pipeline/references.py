@@ -1,6 +1,6 @@
-"""Which architecture fits which problem, and each problem's reference ("book") configuration.
+"""The references: which architecture fits which problem, and each problem's book configuration.
 
-The one declaration is search_spaces/references.yaml.
+The one declaration is search_spaces/references.yaml; every stage reads it through this module.
 """
 from __future__ import annotations
 
@@ -73,10 +73,28 @@ def reference_hp(problem: str) -> dict[str, Any]:
     return hp
 
 
+def reference_params(problem: str, space) -> dict[str, Any]:
+    """The book's configuration as values of this space's searched keys (clamped into ranges)."""
+    params = {}
+    for name, value in space.restrict(reference_hp(problem)).items():
+        spec = space.params[name]
+        if spec["type"] == "categorical":
+            if value in spec["choices"]:
+                params[name] = value
+        else:
+            params[name] = min(max(value, spec["low"]), spec["high"])
+    return params
+
+
+def reference_config(problem: str, space) -> dict[str, Any]:
+    """The full hyperparameters of the book's configuration as this space's study trains it."""
+    return {**reference_hp(problem), **space.fixed(), **reference_params(problem, space)}
+
+
 def book(problem: str) -> dict[str, Any]:
     """The book's training size and reported result for the native pair."""
     return dict(_entry(problem)["reference"]["book"])
 
 
-__all__ = ["ARCHITECTURES", "architectures_for", "book", "check_pair", "native", "reference_hp",
-           "resolve_architectures"]
+__all__ = ["ARCHITECTURES", "architectures_for", "book", "check_pair", "native", "reference_config", "reference_hp",
+           "reference_params", "resolve_architectures"]
