@@ -325,10 +325,18 @@ def test_csv_differencing_inverts_to_levels(tmp_path):
     assert scores["naive_rmse"] == pytest.approx(naive, rel=1e-4) and scores["rmse"] == pytest.approx(naive, rel=1e-4)
     # raw levels -> model input -> forecast of the next levels
     window = values[50:55]  # lags + 1 levels
-    x = problem.encode_x([json.dumps(window.tolist())])
+    x, levels = problem.encode_windows([json.dumps(window.tolist())])
     assert x.shape == (1, 4, 1) and np.allclose(x[0, :, 0], problem._scale(np.diff(window)[:, None])[:, 0])
     true_changes = problem._scale(np.diff(values[54:57])[:, None])[:, 0][None]
-    assert np.allclose(problem.decode_y(true_changes)[0], values[55:57], atol=1e-4)
+    assert np.allclose(problem.decode_y(true_changes, levels)[0], values[55:57], atol=1e-4)
+    assert np.allclose(problem.decode_y(true_changes)[0], np.cumsum(np.diff(values[54:57])), atol=1e-4)  # changes
+
+    class Oracle:  # forecasts the true next changes, as a served model would be asked
+        def predict(self, x, verbose=0):
+            return true_changes
+
+    forecast = json.loads(problem.predict_raw(Oracle(), [json.dumps(window.tolist())])[0])
+    assert np.allclose(forecast, values[55:57], atol=1e-4)
 
 
 def test_csv_preprocessing_survives_a_json_round_trip_without_the_file(series_csv, tmp_path):

@@ -41,8 +41,7 @@ class ProblemModel(mlflow.pyfunc.PythonModel):
         self.problem = problem_from_state(json.loads(Path(context.artifacts["problem"]).read_text()))
 
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> list[str]:
-        x = self.problem.encode_x(raw_inputs(model_input))
-        return [str(y) for y in self.problem.decode_y(self.model.predict(x, verbose=0))]
+        return self.problem.predict_raw(self.model, raw_inputs(model_input))
 
 
 def log_problem_model(tracker, run_id: str, keras_model, problem_state: dict[str, Any], examples: list[str],

@@ -111,6 +111,10 @@ class Problem:
         """Predict and score; problems whose metric needs the model itself override this."""
         return self.scores(y, model.predict(x, batch_size=batch_size, verbose=0))
 
+    def predict_raw(self, model: Any, raw: list[str]) -> list[str]:
+        """Raw inputs -> readable predictions: what a served model answers."""
+        return [str(y) for y in self.decode_y(model.predict(self.encode_x(raw), verbose=0))]
+
     def better(self, a: float, b: float) -> bool:
         """True when score a is strictly better than score b in this problem's direction."""
         return a > b if self.direction == "maximize" else a < b

@@ -6,16 +6,15 @@ on the training part only; metrics in original units, next to the naive last-val
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from pipeline.errors import UsageError
 from pipeline.problems.base import Problem, Splits, regression_scores, require, require_int
+from pipeline.problems.csv_table import read_table, table_error
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
 PARTS = ("training", "validation", "test")
@@ -51,68 +50,12 @@ class CsvSeries(Problem):
         self._fit()
 
     # -- reading -----------------------------------------------------------------------------
-    def _fail(self, message: str) -> UsageError:
-        return UsageError(f"problem 'csv': {self.params['path']}: {message}")
-
     def _read(self) -> None:
-        """Read the file: numeric columns (features, one of them the target), an optional date column."""
-        path = Path(self.params["path"])
-        if not path.is_file():
-            raise self._fail("file not found")
-        try:
-            frame = pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            raise self._fail("the file is empty") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise self._fail(f"not a readable CSV ({str(exc).splitlines()[0][:120]})") from None
-        if frame.empty:
-            raise self._fail("the file has a header but no rows")
-        numeric, text, date_col = [], [], None
-        for col in frame.columns:
-            present = frame[col].dropna()
-            if pd.api.types.is_numeric_dtype(frame[col]):
-                numeric.append(col)
-                continue
-            as_number = pd.to_numeric(present, errors="coerce")
-            if len(present) and as_number.notna().mean() >= 0.5:  # a numeric column with stray values
-                bad = present[as_number.isna()]
-                raise self._fail(f"column '{col}' is not numeric: {len(bad)} value(s) such as "
-                                 f"{str(bad.iloc[0])[:30]!r} in row {int(bad.index[0]) + 2}")
-            if date_col is None and len(present):
-                dates = pd.to_datetime(present, errors="coerce", format="mixed")
-                if dates.notna().mean() >= 0.95:
-                    bad = frame[col][pd.to_datetime(frame[col], errors="coerce", format="mixed").isna()]
-                    if len(bad):
-                        raise self._fail(f"date column '{col}' has {len(bad)} value(s) that are not dates, such as "
-                                         f"{str(bad.iloc[0])[:30]!r} in row {int(bad.index[0]) + 2}")
-                    date_col, frame[col] = col, pd.to_datetime(frame[col], format="mixed")
-                    continue
-            text.append(col)  # text columns are not used
-        if not numeric:
-            listed = ", ".join(f"'{c}'" for c in text)
-            raise self._fail(f"no numeric column: column{'s' if len(text) > 1 else ''} {listed} "
-                             f"{'are' if len(text) > 1 else 'is'} not numeric")
-        target = self.params["target"] or numeric[-1]
-        if target not in numeric:
-            if target in frame.columns:
-                raise self._fail(f"target column '{target}' is not numeric; numeric columns: {', '.join(numeric)}")
-            raise self._fail(f"target column '{target}' not found; numeric columns: {', '.join(map(str, numeric))}")
-        for col in numeric:
-            gaps = int(frame[col].isna().sum())
-            if gaps:
-                raise self._fail(f"column '{col}' has {gaps} missing value(s) (NaN gaps); fill or drop them first")
-            if not np.isfinite(frame[col].to_numpy(dtype=float)).all():
-                raise self._fail(f"column '{col}' has infinite values")
-        if date_col is not None:
-            frame = frame.sort_values(date_col, kind="stable")
-            self.date_range = [str(frame[date_col].iloc[0]), str(frame[date_col].iloc[-1])]
-        else:
-            self.date_range = None
-        self.params["target"] = str(target)
-        self.ignored = [str(c) for c in text]
-        self.columns = [str(c) for c in numeric]
-        self.target_index = self.columns.index(str(target))
-        self.values = frame[numeric].to_numpy(dtype=np.float64)
+        """Read the file (pipeline.problems.csv_table) and keep its numeric columns in time order."""
+        table = read_table(self.params["path"], self.params["target"])
+        self.params["target"] = table.target
+        self.values, self.columns, self.target_index = table.values, table.columns, table.target_index
+        self.date_range, self.ignored = table.date_range, table.ignored
 
     def _bounds(self, rows: int | None = None) -> tuple[int, int, int]:
         """Row counts (after differencing) of the training, validation and test parts, in time order."""
@@ -137,8 +80,8 @@ class CsvSeries(Problem):
             rows = len(self.values)
             while self._too_few(rows):
                 rows += 1
-            raise self._fail(f"{len(self.values)} rows are too few for lags={p['lags']} and horizon={p['horizon']} "
-                             f"({problem}); need about {rows} rows")
+            raise table_error(p["path"], f"{len(self.values)} rows are too few for lags={p['lags']} and "
+                              f"horizon={p['horizon']} ({problem}); need about {rows} rows")
 
     def _series(self) -> np.ndarray:
         return np.diff(self.values, axis=0) if self.params["difference"] else self.values
@@ -251,17 +194,17 @@ class CsvSeries(Problem):
         return problem
 
     # -- raw input and output ------------------------------------------------------------------
-    def encode_x(self, raw):
-        """Raw windows in original units -> model input.
+    def encode_windows(self, raw) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw windows in original units -> (model input, the last target level of each window or None).
 
         Each window is the last `lags` rows (lags + 1 when differenced), a row being one number (one column)
         or the columns' values: JSON strings, nested lists, an array (n, rows, columns) or one window.
-        With differencing, the last level of each window is kept for decode_y."""
+        The last levels (differencing only) turn forecast changes back into levels in decode_y."""
         need, width = self.params["lags"] + int(self.params["difference"]), len(self.columns)
         if isinstance(raw, np.ndarray) and raw.ndim <= 2 and raw.size == need * width and \
                 (raw.ndim < 2 or raw.shape[0] == need):
             raw = [raw]  # one window
-        rows, base = [], []
+        rows, levels = [], []
         for item in raw:
             try:
                 arr = np.asarray(json.loads(item) if isinstance(item, str) else item, dtype=float)
@@ -275,23 +218,31 @@ class CsvSeries(Problem):
             if not np.isfinite(arr).all():
                 raise UsageError(f"problem 'csv': input {str(item)[:60]!r} has missing or infinite values")
             if self.params["difference"]:
-                base.append(arr[-1, self.target_index])
+                levels.append(arr[-1, self.target_index])
                 arr = np.diff(arr, axis=0)
             rows.append(self._scale(arr))
-        self._base = base
-        return np.stack(rows) if rows else np.zeros((0, *self.input_shape), np.float32)
+        x = np.stack(rows) if rows else np.zeros((0, *self.input_shape), np.float32)
+        return x, (np.asarray(levels) if self.params["difference"] else None)
+
+    def encode_x(self, raw):
+        return self.encode_windows(raw)[0]
+
+    def predict_raw(self, model, raw) -> list[str]:
+        """Forecasts in original units (levels, also when differenced) for raw windows."""
+        x, levels = self.encode_windows(raw)
+        return [str(v) for v in self.decode_y(model.predict(x, verbose=0), levels)]
 
     def decode_x(self, x):
         """Inputs in original units (changes, when differenced)."""
         return [np.round(np.asarray(row) * np.asarray(self.scale) + np.asarray(self.shift), 6).tolist()
                 for row in np.asarray(x)]
 
-    def decode_y(self, y):
-        """Forecasts in original units: levels after encode_x of raw windows; changes otherwise when differenced."""
+    def decode_y(self, y, levels: np.ndarray | None = None):
+        """Forecasts in original units. Differenced: accumulated changes, or levels when the windows' last
+        levels (from encode_windows) are given."""
         values = self._target_units(np.asarray(y).reshape(len(y), -1))
         if self.params["difference"]:
             values = np.cumsum(values, axis=1)
-            base = getattr(self, "_base", [])
-            if len(base) == len(values):
-                values = values + np.asarray(base)[:, None]
+            if levels is not None:
+                values = values + np.asarray(levels, float)[:, None]
         return [np.round(row, 6).tolist() for row in values]

@@ -44,8 +44,8 @@ def reproduce_one(name: str, seeds: int, data: dict[str, str] | None = None, fus
     hp = {**references.reference_hp(name), "epochs": int(book["epochs"]), "patience": 0}
     arch = references.native(name)
     scores, seconds, extra = [], [], {}
-    for run in train_seeds(problem, arch, hp, tuning_seeds(0, seeds), (splits.x_train, splits.y_train), keep_models=True,
-                           fuse=fuse):
+    for run in train_seeds(problem, arch, hp, tuning_seeds(0, seeds), (splits.x_train, splits.y_train),
+                           keep_models=True, fuse=fuse):
         metrics = problem.evaluate(run.model, splits.x_test, splits.y_test)
         scores.append(float(metrics[problem.metric]))
         for key, value in metrics.items():
