@@ -25,10 +25,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
-__all__ = ["Comparison", "Decision", "Pairwise", "bootstrap_ci", "cliffs_delta", "cohens_d", "compare", "holm",
-           "one_sided_test", "shapiro_p", "significantly_better"]
+__all__ = ["Comparison", "Decision", "Pairwise", "Promotion", "bootstrap_ci", "cliffs_delta", "cohens_d", "compare",
+           "decide_promotion", "detectable_difference", "effect_size", "holm", "iqm", "iqm_ci", "one_sided_test",
+           "probability_of_improvement", "seeds_for", "shapiro_p", "significantly_better"]
 
 DIRECTIONS = ("maximize", "minimize")
 NOT_ENOUGH = "not enough seeds"
@@ -99,9 +100,10 @@ def one_sided_test(worse: Sequence[float], better: Sequence[float], alpha: float
                    paired: bool = False) -> tuple[str, float]:
     """(test name, p) for H1: `worse` is lower than `better` (both oriented so that higher is better).
 
-    Welch's t (paired: paired t) when Shapiro-Wilk does not reject normality for both groups, else
-    Mann-Whitney U (paired: Wilcoxon signed-rank). Fewer than 2 scores -> ("not enough seeds", nan);
-    all scores identical (paired: every difference 0) -> ("identical scores", 1.0).
+    Paired: the paired t-test when Shapiro-Wilk does not reject normality of the differences, else the
+    Wilcoxon signed-rank test. Unpaired: Welch's t when neither group rejects normality, else Mann-Whitney U.
+    Fewer than 2 scores -> ("not enough seeds", nan); all scores identical (paired: every difference 0)
+    -> ("identical scores", 1.0).
     """
     a, b = np.asarray(worse, float), np.asarray(better, float)
     if min(len(a), len(b)) < 2:
@@ -110,9 +112,7 @@ def one_sided_test(worse: Sequence[float], better: Sequence[float], alpha: float
         raise ValueError(f"paired test needs equal lengths, got {len(a)} and {len(b)}")
     if (paired and np.all(a == b)) or (not paired and np.ptp(np.concatenate([a, b])) == 0):
         return IDENTICAL, 1.0
-    normal = _is_normal(a, alpha) and _is_normal(b, alpha)
-    if paired and np.ptp(a - b) == 0:
-        normal = False  # constant non-zero differences: the paired t has zero variance, use ranks
+    normal = _is_normal(a - b, alpha) if paired else _is_normal(a, alpha) and _is_normal(b, alpha)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if paired and normal:
@@ -127,11 +127,52 @@ def one_sided_test(worse: Sequence[float], better: Sequence[float], alpha: float
     return name, (1.0 if math.isnan(p) else p)  # nan only from degenerate data: no evidence of a difference
 
 
+def effect_size(a: Sequence[float], b: Sequence[float], paired: bool = False) -> float:
+    """Standardised difference a - b: paired, d_z (mean of the differences over their SD); else Cohen's d."""
+    if not paired:
+        return cohens_d(a, b)
+    d = np.asarray(a, float) - np.asarray(b, float)
+    if len(d) < 2:
+        return math.nan
+    sd = float(d.std(ddof=1))
+    return float(d.mean() / sd) if sd > 0 else 0.0
+
+
+def probability_of_improvement(a: Sequence[float], b: Sequence[float]) -> float:
+    """P(a > b) + P(a = b) / 2 over all pairs of runs (rliable's probability of improvement; nan if empty)."""
+    delta = cliffs_delta(a, b)
+    return math.nan if math.isnan(delta) else (1.0 + delta) / 2.0
+
+
+def iqm(values: Sequence[float]) -> float:
+    """Interquartile mean: the mean of the middle 50% of the scores (robust to a few diverging seeds)."""
+    x = np.asarray(values, float)
+    return float(stats.trim_mean(x, 0.25)) if len(x) else math.nan
+
+
+def iqm_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0,
+           confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the IQM, resampling this candidate's seeds only (stratified, as
+    rliable does); (v, v) for constant data or fewer than 2 scores."""
+    x = np.asarray(values, float)
+    if len(x) == 0:
+        return (math.nan, math.nan)
+    if len(x) < 2 or np.ptp(x) == 0:
+        return (iqm(x), iqm(x))
+    rng = np.random.default_rng(seed)
+    boots = stats.trim_mean(x[rng.integers(0, len(x), (n_boot, len(x)))], 0.25, axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(boots, [tail, 1 - tail])
+    return float(low), float(high)
+
+
 def bootstrap_ci(a: Sequence[float], b: Sequence[float], paired: bool = False, n_boot: int = 2000,
                  seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
-    """Seeded percentile-bootstrap interval of mean(a) - mean(b) (paired: of the mean of a - b).
+    """Seeded studentized-bootstrap (bootstrap-t) interval of mean(a) - mean(b) (paired: of the mean of a - b).
 
-    (d, d) for constant data or fewer than 2 scores in a group; (nan, nan) for an empty group.
+    The percentile bootstrap covers about 90% at 10 seeds for a nominal 95%; bootstrap-t keeps its
+    coverage at small n (bench/calibration measures both). (d, d) for constant data or fewer than 2
+    scores in a group; (nan, nan) for an empty group.
     """
     x, y = np.asarray(a, float), np.asarray(b, float)
     if len(x) == 0 or len(y) == 0:
@@ -144,20 +185,50 @@ def bootstrap_ci(a: Sequence[float], b: Sequence[float], paired: bool = False, n
     if (paired and np.ptp(x - y) == 0) or (not paired and np.ptp(x) == 0 and np.ptp(y) == 0):
         return (point, point)
     rng = np.random.default_rng(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if paired:
-            res = stats.bootstrap((x - y,), np.mean, n_resamples=n_boot, confidence_level=confidence,
-                                  method="percentile", rng=rng)
-        else:
-            res = stats.bootstrap((x, y), _mean_difference, n_resamples=n_boot, confidence_level=confidence,
-                                  method="percentile", rng=rng)
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return (point, point) if math.isnan(low) or math.isnan(high) else (low, high)
+    if paired:
+        d = x - y
+        se = d.std(ddof=1) / math.sqrt(len(d))
+        boot = d[rng.integers(0, len(d), (n_boot, len(d)))]
+        means, ses = boot.mean(axis=1), boot.std(axis=1, ddof=1) / math.sqrt(len(d))
+    else:
+        se = math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
+        bx, by = x[rng.integers(0, len(x), (n_boot, len(x)))], y[rng.integers(0, len(y), (n_boot, len(y)))]
+        means = bx.mean(axis=1) - by.mean(axis=1)
+        ses = np.sqrt(bx.var(axis=1, ddof=1) / len(x) + by.var(axis=1, ddof=1) / len(y))
+    ok = ses > 0
+    if ok.sum() < 10:  # almost every resample constant (a few distinct values): no studentized interval
+        return (point, point)
+    t = (means[ok] - point) / ses[ok]
+    tail = (1 - confidence) / 2
+    q_low, q_high = np.quantile(t, [tail, 1 - tail])
+    return (point - float(q_high) * se, point - float(q_low) * se)
 
 
-def _mean_difference(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
-    return u.mean(axis=axis) - v.mean(axis=axis)
+def detectable_difference(sd: float, n: int, alpha: float = 0.05, power: float = 0.8, paired: bool = True) -> float:
+    """The smallest true difference a one-sided t-test at `alpha` detects with `power`, for n seeds.
+
+    Paired: sd is the SD of the per-seed differences (one-sample t, n - 1 df); unpaired: the common SD of
+    each group of n (two-sample t, 2n - 2 df). nan when it cannot be computed (n < 2 or sd unknown)."""
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    if sd == 0:
+        return 0.0
+    df, se = (n - 1, sd / math.sqrt(n)) if paired else (2 * n - 2, sd * math.sqrt(2.0 / n))
+    critical = stats.t.ppf(1 - alpha, df)
+
+    def shortfall(delta: float) -> float:
+        return float(stats.nct.sf(critical, df, delta / se)) - power
+
+    return float(optimize.brentq(shortfall, 0.0, 50 * se + 1e-12))
+
+
+def seeds_for(margin: float, sd: float, alpha: float = 0.05, power: float = 0.8, paired: bool = True,
+              low: int = 3, cap: int = 100) -> int:
+    """The fewest seeds (from `low`, at most `cap`) whose detectable difference is within `margin`."""
+    for n in range(max(2, low), cap + 1):
+        if detectable_difference(sd, n, alpha, power, paired) <= margin:
+            return n
+    return cap
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -166,18 +237,22 @@ def _mean_difference(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray
 
 @dataclass
 class Pairwise:
-    """One candidate against the best: is it significantly worse?"""
+    """One candidate against the chosen best, on the confirmation seeds."""
 
     candidate: str
     test: str
     p_value: float  # one-sided, H1: the candidate is worse than the best
     p_holm: float  # Holm-adjusted across all candidates
     mean_difference: float  # candidate - best, in the metric's units
-    ci_low: float  # bootstrap interval of mean_difference
+    ci_low: float  # bootstrap-t interval of mean_difference
     ci_high: float
     cliffs_delta: float  # oriented: negative = candidate worse
-    cohens_d: float  # oriented: negative = candidate worse
+    cohens_d: float  # oriented, negative = candidate worse; paired: d_z
     significantly_worse: bool
+    probability_of_improvement: float = math.nan  # oriented P(candidate > best)
+    p_equivalent: float = math.nan  # one-sided, H1: the candidate is worse by less than the margin
+    p_equivalent_holm: float = math.nan
+    equivalent: bool = False  # shown within the margin of the best (Holm-adjusted p_equivalent < alpha)
     note: str = ""
 
 
@@ -186,23 +261,30 @@ class Comparison:
     direction: str
     alpha: float
     paired: bool
-    summary: pd.DataFrame  # index: candidate, best first
+    summary: pd.DataFrame  # index: candidate, best first; all seeds, plus the confirmation estimate
     omnibus: dict[str, Any] | None  # {"test", "statistic", "p_value", "note"}; None with fewer than 3 candidates
-    best: str  # best mean in the direction
-    pairwise: list[Pairwise]  # every other candidate against the best, in summary order
+    best: str  # best mean on the selection seeds
+    pairwise: list[Pairwise]  # every other candidate against the best, on the confirmation seeds
     winner: str
     rule: str
+    margin: float | None = None  # equivalence margin in the metric's units
+    n_select: int = 0  # seeds (per candidate) that chose the best
+    n_confirm: int = 0  # seeds (per candidate) that tested and estimated; 0: the same seeds did both
+    estimate: float = math.nan  # the winner's mean on the confirmation seeds: unbiased by the choice
+    detectable: float = math.nan  # smallest difference the pairwise tests detect with 80% power
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable (strict JSON: nan becomes None); the summary as a list of records."""
         summary = self.summary.rename_axis("candidate").reset_index().to_dict(orient="records")
         return _jsonable({"direction": self.direction, "alpha": self.alpha, "paired": self.paired,
                           "summary": summary, "omnibus": self.omnibus, "best": self.best,
-                          "pairwise": [asdict(p) for p in self.pairwise], "winner": self.winner, "rule": self.rule})
+                          "pairwise": [asdict(p) for p in self.pairwise], "winner": self.winner, "rule": self.rule,
+                          "margin": self.margin, "n_select": self.n_select, "n_confirm": self.n_confirm,
+                          "estimate": self.estimate, "detectable_difference": self.detectable})
 
     def to_markdown(self) -> str:
         """A compact Markdown section: summary table, omnibus line, pairwise table, winner and rule."""
-        cols = ["mean", "std", "sem", "min", "25%", "50%", "75%", "max", "shapiro_p"]
+        cols = ["mean", "std", "iqm", "iqm_low", "iqm_high", "min", "25%", "50%", "75%", "max", "estimate"]
         if "params" in self.summary:
             cols.append("params")
         rows = []
@@ -212,8 +294,14 @@ class Comparison:
                 v = r[c]
                 cells.append(_fmt(int(v)) if c == "params" and not pd.isna(v) else _fmt(v))
             rows.append(cells)
-        headers = ["candidate", "n"] + [("Shapiro-Wilk p" if c == "shapiro_p" else c) for c in cols]
-        out = [f"Direction: {self.direction}; {'paired' if self.paired else 'unpaired'} seeds; alpha={self.alpha}",
+        names = {"iqm": "IQM", "iqm_low": "IQM 95% low", "iqm_high": "IQM 95% high",
+                 "estimate": "confirmation mean"}
+        headers = ["candidate", "n"] + [names.get(c, c) for c in cols]
+        split = (f"best chosen on {self.n_select} seeds, tested and estimated on {self.n_confirm} others"
+                 if self.n_confirm else "best chosen, tested and estimated on the same seeds")
+        margin = "none" if self.margin is None else _fmt(self.margin)
+        out = [f"Direction: {self.direction}; {'paired' if self.paired else 'unpaired'} seeds; alpha={self.alpha}; "
+               f"{split}; equivalence margin: {margin}; detectable difference (80% power): {_fmt(self.detectable)}",
                "", _md_table(headers, rows), ""]
         if self.omnibus:
             note = f" ({self.omnibus['note']})" if self.omnibus.get("note") else ""
@@ -228,9 +316,11 @@ class Comparison:
             out.append("")
             rows = [[p.candidate, p.test + (f" ({p.note})" if p.note else ""), _fmt(p.p_value), _fmt(p.p_holm),
                      _fmt(p.mean_difference), f"[{_fmt(p.ci_low)}, {_fmt(p.ci_high)}]", _fmt(p.cliffs_delta),
-                     _fmt(p.cohens_d), "yes" if p.significantly_worse else "no"] for p in self.pairwise]
+                     _fmt(p.cohens_d), _fmt(p.probability_of_improvement), _fmt(p.p_equivalent_holm),
+                     "yes" if p.significantly_worse else "no"] for p in self.pairwise]
             out.append(_md_table(["candidate", "test", "p", "p (Holm)", "difference", "95% bootstrap CI",
-                                  "Cliff's delta", "Cohen's d", "significantly worse"], rows))
+                                  "Cliff's delta", "d (paired: d_z)", "P(improvement)",
+                                  "p equivalent (Holm)", "significantly worse"], rows))
             out.append("")
         out.append(f"**Winner: {self.winner}** — {self.rule}")
         return "\n".join(out)
@@ -247,13 +337,38 @@ class Decision:
     ci_low: float
     ci_high: float
     cliffs_delta: float  # oriented: positive = challenger better
-    cohens_d: float  # oriented: positive = challenger better
+    cohens_d: float  # oriented: positive = challenger better; paired: d_z
     alpha: float = 0.05
     notes: list[str] = field(default_factory=list)
+    name: str = ""  # the challenger's name (decide_promotion)
+    p_holm: float = math.nan  # Holm-adjusted over every challenger (decide_promotion)
+    probability_of_improvement: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable (strict JSON: nan becomes None)."""
         return _jsonable(asdict(self))
+
+
+@dataclass
+class Promotion:
+    """The decision over any number of challengers against one baseline, error held at alpha over all."""
+
+    winner: str | None  # the promoted challenger, None when the baseline stays
+    best: str  # the challenger with the best mean (the one kept as challenger when nothing is promoted)
+    decisions: list[Decision]  # one per challenger, in the input order
+    alpha: float
+    rule: str
+
+    @property
+    def better(self) -> bool:
+        return self.winner is not None
+
+    def decision(self, name: str) -> Decision:
+        return next(d for d in self.decisions if d.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable({"winner": self.winner, "best": self.best, "alpha": self.alpha, "rule": self.rule,
+                          "decisions": [asdict(d) for d in self.decisions]})
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -261,10 +376,19 @@ class Decision:
 
 
 def compare(scores: dict[str, Sequence[float]], direction: str, params: dict[str, int] | None = None,
-            alpha: float = 0.05, paired: bool = False, n_boot: int = 2000, seed: int = 0) -> Comparison:
-    """Summaries, omnibus and one-sided pairwise tests against the best mean (Holm-corrected), effect sizes
-    and bootstrap intervals; the winner is the best mean or, when parameter counts are given, the smallest
-    model among the candidates not significantly worse than the best (ties on size: better mean)."""
+            alpha: float = 0.05, paired: bool = False, margin: float | None = None, holdout: bool = True,
+            n_boot: int = 2000, seed: int = 0) -> Comparison:
+    """Choose a winner among candidates from their per-seed scores.
+
+    1. Selection without the winner's curse: with `holdout` and at least 4 scores per candidate, the best
+       mean is chosen on the first half of each candidate's seeds and everything else (tests, the winner's
+       estimate) uses the other half, so the best is fixed before the data that judge it are seen.
+    2. One-sided tests of each other candidate against that best (Holm-corrected), claimed only when the
+       omnibus test (Friedman paired, Kruskal-Wallis unpaired; three or more candidates) rejects too.
+    3. The smaller-model rule needs an equivalence `margin` (metric units): a smaller model replaces the
+       best only when shown to be worse by less than the margin (one-sided test of difference > -margin,
+       the lower half of TOST, Holm-corrected). Without a margin or parameter counts the best wins.
+    """
     _check_direction(direction)
     if not scores:
         raise ValueError("no candidates to compare")
@@ -273,34 +397,52 @@ def compare(scores: dict[str, Sequence[float]], direction: str, params: dict[str
     if paired and len({len(v) for v in values.values()}) != 1:
         raise ValueError("paired comparison needs the same number of scores for every candidate, got "
                          + ", ".join(f"{n}={len(v)}" for n, v in values.items()))
-    oriented = {n: _orient(values[n], direction) for n in names}
+    split = holdout and min(len(v) for v in values.values()) >= 4
+    select = {n: v[:len(v) // 2] for n, v in values.items()} if split else values
+    confirm = {n: v[len(v) // 2:] for n, v in values.items()} if split else values
+    oriented = {n: _orient(confirm[n], direction) for n in names}
 
-    summary = _summary(values, names, params)
-    summary = summary.sort_values("mean", ascending=direction == "minimize", kind="stable", na_position="last")
-    best = str(summary.index[0])
-    order = [str(n) for n in summary.index]
+    means = {n: _mean(_orient(select[n], direction)) for n in names}  # oriented: higher is better
+    order = sorted(names, key=lambda n: (math.isnan(means[n]), -means[n] if not math.isnan(means[n]) else 0.0))
+    best = order[0]
+    summary = _summary(values, order, params)
+    summary["estimate"] = [_mean(confirm[n]) for n in order]
 
     omnibus = _omnibus([oriented[n] for n in names], paired) if len(names) >= 3 else None
+    gate = omnibus is None or (not math.isnan(omnibus["p_value"]) and omnibus["p_value"] < alpha)
     others = [n for n in order if n != best]
     raw = [one_sided_test(oriented[n], oriented[best], alpha, paired) for n in others]
     adjusted = holm([p for _, p in raw])
+    equivalence = ([one_sided_test(oriented[best], oriented[n] + margin, alpha, paired)[1] for n in others]
+                   if margin is not None else [math.nan] * len(others))
+    equivalence_adjusted = holm(equivalence)
     pairwise = []
-    for n, (test, p), p_adj in zip(others, raw, adjusted):
-        low, high = bootstrap_ci(values[n], values[best], paired, n_boot, seed)
+    for n, (test, p), p_adj, p_eq, p_eq_adj in zip(others, raw, adjusted, equivalence, equivalence_adjusted):
+        low, high = bootstrap_ci(confirm[n], confirm[best], paired, n_boot, seed)
         note = {NOT_ENOUGH: "tests not applicable", IDENTICAL: "p set to 1"}.get(test, "")
         pairwise.append(Pairwise(
-            candidate=n, test=test, p_value=p, p_holm=p_adj, mean_difference=_mean(values[n]) - _mean(values[best]),
-            ci_low=low, ci_high=high, cliffs_delta=cliffs_delta(oriented[n], oriented[best]),
-            cohens_d=cohens_d(oriented[n], oriented[best]),
-            significantly_worse=bool(not math.isnan(p_adj) and p_adj < alpha), note=note))
-    winner, rule = _winner(best, order, pairwise, params, alpha)
-    return Comparison(direction, alpha, paired, summary, omnibus, best, pairwise, winner, rule)
+            candidate=n, test=test, p_value=p, p_holm=p_adj,
+            mean_difference=_mean(confirm[n]) - _mean(confirm[best]), ci_low=low, ci_high=high,
+            cliffs_delta=cliffs_delta(oriented[n], oriented[best]),
+            cohens_d=effect_size(oriented[n], oriented[best], paired),
+            significantly_worse=bool(gate and not math.isnan(p_adj) and p_adj < alpha),
+            probability_of_improvement=probability_of_improvement(oriented[n], oriented[best]),
+            p_equivalent=p_eq, p_equivalent_holm=p_eq_adj,
+            equivalent=bool(not math.isnan(p_eq_adj) and p_eq_adj < alpha), note=note))
+    winner, rule = _winner(best, order, pairwise, params, alpha, margin)
+    n_select, n_confirm = (min(len(v) for v in select.values()), min(len(v) for v in confirm.values())) \
+        if split else (min(len(v) for v in values.values()), 0)
+    detectable = _detectable(confirm, best, others, alpha, paired)
+    comparison = Comparison(direction, alpha, paired, summary, omnibus, best, pairwise, winner, rule, margin,
+                            n_select, n_confirm, _mean(confirm[winner]), detectable)
+    comparison.rule = rule + _split_sentence(comparison)
+    return comparison
 
 
 def significantly_better(challenger: Sequence[float], incumbent: Sequence[float], direction: str,
                          alpha: float = 0.05, paired: bool = False, n_boot: int = 2000, seed: int = 0) -> Decision:
-    """One-sided test that the challenger's scores beat the incumbent's (same test selection rule as
-    `compare`), with effect sizes and a bootstrap interval of challenger - incumbent."""
+    """One-sided test that the challenger's scores beat the incumbent's (the test selection rule of
+    `one_sided_test`), with effect sizes and a bootstrap-t interval of challenger - incumbent."""
     _check_direction(direction)
     ch, inc = np.asarray(challenger, float).ravel(), np.asarray(incumbent, float).ravel()
     c, i = _orient(ch, direction), _orient(inc, direction)
@@ -313,7 +455,39 @@ def significantly_better(challenger: Sequence[float], incumbent: Sequence[float]
     low, high = bootstrap_ci(ch, inc, paired, n_boot, seed)
     return Decision(better=bool(not math.isnan(p) and p < alpha), test=test, p_value=p,
                     mean_difference=_mean(ch) - _mean(inc), ci_low=low, ci_high=high,
-                    cliffs_delta=cliffs_delta(c, i), cohens_d=cohens_d(c, i), alpha=alpha, notes=notes)
+                    cliffs_delta=cliffs_delta(c, i), cohens_d=effect_size(c, i, paired), alpha=alpha, notes=notes,
+                    probability_of_improvement=probability_of_improvement(c, i))
+
+
+def decide_promotion(challengers: dict[str, Sequence[float]], baseline: Sequence[float], direction: str,
+                     alpha: float = 0.05, paired: bool = False, baseline_name: str = "baseline",
+                     n_boot: int = 2000, seed: int = 0) -> Promotion:
+    """Promote a challenger only when it is significantly better than the baseline with the family-wise
+    error held at alpha over every challenger tried: one-sided tests against the (fixed, not chosen)
+    baseline, Holm-adjusted; among the challengers that pass, the best mean is promoted."""
+    _check_direction(direction)
+    if not challengers:
+        raise ValueError("no challengers to decide on")
+    decisions = [significantly_better(v, baseline, direction, alpha, paired, n_boot, seed)
+                 for v in challengers.values()]
+    for name, d, p_adj in zip(challengers, decisions, holm([d.p_value for d in decisions])):
+        d.name, d.p_holm = str(name), p_adj
+        d.better = bool(not math.isnan(p_adj) and p_adj < alpha)
+    sign = 1 if direction == "maximize" else -1
+    best = max(decisions, key=lambda d: sign * d.mean_difference if not math.isnan(d.mean_difference) else -math.inf)
+    passed = [d for d in decisions if d.better]
+    m = len(decisions)
+    if not passed:
+        return Promotion(None, best.name, decisions, alpha,
+                         f"'{baseline_name}' kept: no challenger of {m} is significantly better "
+                         f"(best '{best.name}': {best.test}, p={_fmt(best.p_value)}, Holm over {m}: "
+                         f"{_fmt(best.p_holm)} >= {alpha})")
+    winner = max(passed, key=lambda d: sign * d.mean_difference)
+    return Promotion(winner.name, best.name, decisions, alpha,
+                     f"'{winner.name}' promoted: significantly better than '{baseline_name}' "
+                     f"({winner.test}, p={_fmt(winner.p_value)}, Holm over {m} challenger(s): "
+                     f"{_fmt(winner.p_holm)} < {alpha}; difference {_fmt(winner.mean_difference)}, "
+                     f"95% CI [{_fmt(winner.ci_low)}, {_fmt(winner.ci_high)}])")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -338,12 +512,35 @@ def _summary(values: dict[str, np.ndarray], names: list[str], params: dict[str, 
     summary["sem"] = [float(values[n].std(ddof=1) / math.sqrt(len(values[n]))) if len(values[n]) > 1 else math.nan
                       for n in names]
     summary["shapiro_p"] = [shapiro_p(values[n]) for n in names]
+    summary["iqm"] = [iqm(values[n]) for n in names]
+    intervals = [iqm_ci(values[n]) for n in names]
+    summary["iqm_low"], summary["iqm_high"] = [lo for lo, _ in intervals], [hi for _, hi in intervals]
     if params:
         counts = [params.get(n) for n in names]
         summary["params"] = pd.array(counts, dtype="Int64") if all(c is not None for c in counts) else \
             [math.nan if c is None else float(c) for c in counts]
     summary.index.name = "candidate"
     return summary
+
+
+def _detectable(confirm: dict[str, np.ndarray], best: str, others: list[str], alpha: float, paired: bool) -> float:
+    """The median over candidates of the difference their test against the best detects with 80% power."""
+    values = []
+    for n in others:
+        a, b = confirm[n], confirm[best]
+        if min(len(a), len(b)) < 2:
+            continue
+        sd = float(np.std(a - b, ddof=1)) if paired else math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+        values.append(detectable_difference(sd, min(len(a), len(b)), alpha, 0.8, paired))
+    return float(np.median(values)) if values else math.nan
+
+
+def _split_sentence(c: Comparison) -> str:
+    if not c.n_confirm:
+        return ("; chosen and estimated on the same seeds (fewer than 4 per candidate): the winner's score "
+                "is optimistic")
+    return (f"; best chosen on {c.n_select} seeds, tested and estimated on {c.n_confirm} others "
+            f"(winner's unbiased estimate {_fmt(c.estimate)})")
 
 
 def _omnibus(groups: list[np.ndarray], paired: bool) -> dict[str, Any]:
@@ -365,30 +562,31 @@ def _omnibus(groups: list[np.ndarray], paired: bool) -> dict[str, Any]:
 
 
 def _winner(best: str, order: list[str], pairwise: list[Pairwise], params: dict[str, int] | None,
-            alpha: float) -> tuple[str, str]:
-    """Best mean, or the smallest model among the candidates not significantly worse than it (which
-    includes the best itself); candidates that could not be tested are never preferred over the best."""
+            alpha: float, margin: float | None) -> tuple[str, str]:
+    """The best mean, or the smallest model among the candidates shown equivalent to it within the margin
+    (the best included; ties on size go to the better selection mean)."""
     if not pairwise:
         return best, f"best mean ('{best}'); the only candidate"
     untested = [p.candidate for p in pairwise if math.isnan(p.p_holm)]
     if len(untested) == len(pairwise):
         return best, f"best mean ('{best}'); too few seeds to test the others ({NOT_ENOUGH})"
-    close = [best] + [p.candidate for p in pairwise if not math.isnan(p.p_holm) and not p.significantly_worse]
     skipped = f"; {len(untested)} untested candidate(s) with too few seeds left out" if untested else ""
-    if len(close) == 1:
-        return best, (f"best mean ('{best}'); every other tested candidate is significantly worse "
-                      f"(Holm-adjusted p < {alpha}){skipped}")
-    if not params:
-        return best, (f"best mean ('{best}'); {len(close)} candidates are not significantly worse "
-                      f"(Holm-adjusted p >= {alpha}) but no parameter counts were given{skipped}")
+    worse = sum(p.significantly_worse for p in pairwise)
+    tested = f"{worse} of {len(pairwise) - len(untested)} others significantly worse (Holm, alpha={alpha})"
+    if margin is None or not params:
+        missing = "no equivalence margin" if margin is None else "no parameter counts"
+        return best, f"best mean ('{best}'); {tested}; {missing}, so no smaller model may replace it{skipped}"
+    close = [best] + [p.candidate for p in pairwise if p.equivalent]
     rank = {name: i for i, name in enumerate(order)}
     smallest = min(close, key=lambda n: (_size(params, n), rank[n]))
     if smallest == best:
-        return best, (f"best mean ('{best}'); no candidate within noise is smaller (it is the smallest of the "
-                      f"{len(close)} candidates not significantly worse than it, Holm-adjusted p >= {alpha})"
-                      f"{skipped}")
-    return smallest, (f"smallest model ({int(params[smallest]):,} parameters) among {len(close)} candidates not "
-                      f"significantly worse than best '{best}' (Holm-adjusted p >= {alpha}){skipped}")
+        also = (f"it is also the smallest of the {len(close)} candidates shown within the margin {_fmt(margin)}"
+                if len(close) > 1 else f"no other candidate is shown within the margin {_fmt(margin)} of it")
+        return best, f"best mean ('{best}'); {tested}; {also} (equivalence: Holm, alpha={alpha}){skipped}"
+    p = next(p for p in pairwise if p.candidate == smallest)
+    return smallest, (f"smallest model ({int(params[smallest]):,} parameters) among {len(close)} candidates shown "
+                      f"within the margin {_fmt(margin)} of best '{best}' (equivalence p={_fmt(p.p_equivalent_holm)}"
+                      f" after Holm < {alpha}; difference {_fmt(p.mean_difference)}); {tested}{skipped}")
 
 
 def _size(params: dict[str, int], name: str) -> float:

@@ -10,8 +10,15 @@ from reports.stats import (
     cliffs_delta,
     cohens_d,
     compare,
+    decide_promotion,
+    detectable_difference,
+    effect_size,
     holm,
+    iqm,
+    iqm_ci,
     one_sided_test,
+    probability_of_improvement,
+    seeds_for,
     shapiro_p,
     significantly_better,
 )
@@ -29,7 +36,7 @@ BIMODAL = np.concatenate([rng.normal(0.0, 0.01, 15), rng.normal(1.0, 0.01, 15)])
 
 
 def test_clearly_different_groups_give_tiny_p_and_the_better_wins():
-    result = compare({"bad": LOW, "good": HIGH}, "maximize")
+    result = compare({"bad": LOW, "good": HIGH}, "maximize", holdout=False)
     assert result.best == "good" and result.winner == "good"
     [pair] = result.pairwise
     assert pair.candidate == "bad" and pair.test == "Welch's t-test"
@@ -66,15 +73,16 @@ def test_summary_is_sorted_best_first_with_describe_sem_shapiro_and_params():
 @pytest.mark.parametrize("paired", [False, True])
 def test_identical_groups_do_not_crash_and_the_smallest_model_wins(paired):
     result = compare({"a": SAME, "b": SAME.copy(), "c": SAME.copy()}, "maximize",
-                     params={"a": 900, "b": 100, "c": 500}, paired=paired)
+                     params={"a": 900, "b": 100, "c": 500}, paired=paired, margin=0.05)
     assert result.omnibus["p_value"] == 1.0
     assert all(p.p_value >= 0.4 and not p.significantly_worse for p in result.pairwise)
-    assert all(p.cliffs_delta == 0.0 and p.cohens_d == 0.0 for p in result.pairwise)
-    assert result.winner == "b" and "smallest model (100 parameters)" in result.rule
+    assert all(p.cliffs_delta == 0.0 and p.cohens_d == 0.0 and p.equivalent for p in result.pairwise)
+    assert result.winner == "b" and "smallest model (100 parameters)" in result.rule and "margin 0.05" in result.rule
 
 
 def test_constant_identical_scores_give_p_one_with_a_note():
-    result = compare({"a": [0.5] * 5, "b": [0.5] * 5, "c": [0.5] * 5}, "maximize", params={"a": 3, "b": 2, "c": 1})
+    result = compare({"a": [0.5] * 5, "b": [0.5] * 5, "c": [0.5] * 5}, "maximize", params={"a": 3, "b": 2, "c": 1},
+                     margin=0.1, holdout=False)
     assert result.omnibus["p_value"] == 1.0 and "identical" in result.omnibus["note"]
     assert all(p.p_value == 1.0 and p.note and (p.ci_low, p.ci_high) == (0.0, 0.0) for p in result.pairwise)
     assert result.winner == "c"
@@ -84,10 +92,14 @@ def test_constant_identical_scores_give_p_one_with_a_note():
 
 def test_nearly_identical_groups_prefer_the_smaller_model_and_say_so():
     noisy = SAME + rng.normal(0, 0.001, 30)
-    result = compare({"big": SAME + 0.0005, "small": noisy}, "maximize", params={"big": 10_000, "small": 50})
+    result = compare({"big": SAME + 0.0005, "small": noisy}, "maximize", params={"big": 10_000, "small": 50},
+                     paired=True, margin=0.005)
     assert result.best == "big" and result.winner == "small"
-    assert not result.pairwise[0].significantly_worse
+    assert result.pairwise[0].equivalent  # (with paired seeds even 0.0005 is "significantly worse": within margin)
     assert "smallest model (50 parameters)" in result.rule and "'big'" in result.rule and "Holm" in result.rule
+    # without a margin, "not significantly worse" is not read as "as good": the best stays
+    assert compare({"big": SAME + 0.0005, "small": noisy}, "maximize", params={"big": 10_000, "small": 50},
+                   paired=True).winner == "big"
 
 
 def test_without_params_the_best_mean_wins_even_within_noise():
@@ -96,21 +108,22 @@ def test_without_params_the_best_mean_wins_even_within_noise():
 
 
 def test_best_mean_wins_when_it_is_also_the_smallest():
-    result = compare({"big": SAME, "small": SAME + 0.0005}, "maximize", params={"big": 10_000, "small": 50})
+    result = compare({"big": SAME, "small": SAME + 0.0005}, "maximize", params={"big": 10_000, "small": 50},
+                     paired=True, margin=0.005)
     assert result.winner == "small" and result.best == "small"
-    assert result.rule.startswith("best mean") and "no candidate within noise is smaller" in result.rule
+    assert result.rule.startswith("best mean") and "also the smallest" in result.rule
 
 
 def test_equal_sizes_are_broken_by_the_better_mean():
     result = compare({"x": SAME, "y": SAME + 0.001, "z": SAME + 0.002}, "maximize",
-                     params={"x": 10, "y": 5, "z": 5})
-    assert not any(p.significantly_worse for p in result.pairwise)
+                     params={"x": 10, "y": 5, "z": 5}, paired=True, margin=0.01)
+    assert all(p.equivalent for p in result.pairwise)
     assert result.winner == "z"
 
 
 def test_significantly_worse_candidate_is_not_chosen_even_if_smaller():
     result = compare({"big": HIGH, "tiny": LOW, "mid": HIGH - 0.0005}, "maximize",
-                     params={"big": 10_000, "tiny": 10, "mid": 500})
+                     params={"big": 10_000, "tiny": 10, "mid": 500}, paired=True, margin=0.005)
     assert next(p for p in result.pairwise if p.candidate == "tiny").significantly_worse
     assert result.winner == "mid"
 
@@ -145,9 +158,9 @@ def test_pairing_changes_the_answer_when_seeds_share_noise():
 
 
 def test_omnibus_choice():
-    unpaired = compare({"a": HIGH, "b": LOW, "c": MID}, "maximize")
+    unpaired = compare({"a": HIGH, "b": LOW, "c": MID}, "maximize", holdout=False)
     assert unpaired.omnibus["test"] == "Kruskal-Wallis" and unpaired.omnibus["p_value"] < 1e-10
-    paired = compare({"a": HIGH, "b": LOW, "c": MID}, "maximize", paired=True)
+    paired = compare({"a": HIGH, "b": LOW, "c": MID}, "maximize", paired=True, holdout=False)
     assert paired.omnibus["test"] == "Friedman" and paired.omnibus["p_value"] < 1e-10
     assert compare({"a": HIGH, "b": LOW}, "maximize").omnibus is None
     assert "not applicable" in compare({"a": HIGH, "b": LOW}, "maximize").to_markdown()
@@ -231,7 +244,7 @@ def test_too_few_seeds_is_not_a_crash_and_the_best_mean_wins():
 
 def test_untested_small_candidate_is_not_preferred():
     result = compare({"big": SAME + 0.001, "close": SAME, "tiny": [0.1]}, "maximize",
-                     params={"big": 1000, "close": 500, "tiny": 1})
+                     params={"big": 1000, "close": 500, "tiny": 1}, margin=0.02)
     assert result.winner == "close" and "untested" in result.rule
 
 
@@ -256,10 +269,102 @@ def test_to_dict_is_strict_json():
 
 def test_markdown_has_the_tables_the_winner_and_the_rule():
     result = compare({"big": SAME + 0.0005, "small": SAME, "bad": LOW}, "maximize",
-                     params={"big": 10_000, "small": 50, "bad": 1})
+                     params={"big": 10_000, "small": 50, "bad": 1}, margin=0.02)
     md = result.to_markdown()
     assert f"**Winner: {result.winner}**" in md and result.winner == "small"
     assert result.rule in md
     assert "Kruskal-Wallis" in md and "p (Holm)" in md and "Cliff's delta" in md and "95% bootstrap CI" in md
     assert "| candidate | n | mean |" in md and "10,000" in md
     assert md.count("\n| bad |") == 2  # a row in the summary and one in the pairwise table
+
+
+# --- selection without the winner's curse, equivalence, promotion, power --------------------------------------
+
+def standard_scores(n):
+    """n scores with mean exactly 0 and SD exactly 1, shaped like a normal sample (Shapiro-Wilk passes)."""
+    from scipy import stats
+
+    z = stats.norm.ppf((np.arange(1, n + 1) - 0.375) / (n + 0.25))
+    return (z - z.mean()) / z.std(ddof=1)
+
+
+def test_the_best_is_chosen_on_one_half_and_estimated_on_the_other():
+    a = np.array([0.9, 0.9, 0.9, 0.5, 0.5, 0.5])  # lucky first half
+    b = np.array([0.7, 0.7, 0.7, 0.7, 0.7, 0.7])
+    result = compare({"a": a, "b": b}, "maximize", paired=True)
+    assert result.best == "a" and (result.n_select, result.n_confirm) == (3, 3)
+    assert result.estimate == pytest.approx(0.5)  # the winner's score on seeds that did not choose it
+    assert result.summary.loc["a", "estimate"] == pytest.approx(0.5)
+    assert result.summary.loc["a", "mean"] == pytest.approx(0.7)
+    assert "chosen on 3 seeds, tested and estimated on 3 others" in result.rule
+    assert compare({"a": a[:3], "b": b[:3]}, "maximize").n_confirm == 0  # too few seeds to hold out
+
+
+def test_a_smaller_model_worse_by_two_margins_never_replaces_the_best():
+    big = 0.9 + 0.01 * standard_scores(10)
+    small = big - 0.02 + 0.001 * standard_scores(10)[::-1]  # 2 margins worse, tightly paired
+    result = compare({"big": big, "small": small}, "maximize", params={"big": 1000, "small": 10},
+                     paired=True, margin=0.01)
+    assert result.winner == "big" and not result.pairwise[0].equivalent
+    assert result.pairwise[0].p_equivalent > 0.5
+
+
+@pytest.mark.parametrize("shift,promoted", [(0.60, True), (0.56, False)])
+def test_promotion_at_the_decision_boundary(shift, promoted):
+    # paired differences with mean `shift` and SD 1 over 10 seeds: t = shift * sqrt(10); one-sided t(9)
+    # critical value 1.833 puts the boundary at 0.5797
+    baseline = 0.5 + 0.1 * standard_scores(10)
+    challenger = baseline + shift + standard_scores(10)[::-1] * 1.0
+    decision = decide_promotion({"c": challenger}, baseline, "maximize", paired=True)
+    assert decision.better is promoted and decision.decisions[0].test == "paired t-test"
+    assert decision.decisions[0].cohens_d == pytest.approx(shift, abs=1e-9)  # paired: d_z
+
+
+def test_promotion_holds_the_error_over_every_challenger():
+    baseline = 0.5 + 0.1 * standard_scores(10)
+    near = {f"c{i}": baseline + 0.62 + standard_scores(10)[::-1] for i in range(4)}  # raw p ~ 0.04 each
+    decision = decide_promotion(near, baseline, "maximize", paired=True)
+    assert all(0.03 < d.p_value < 0.05 for d in decision.decisions)
+    assert not decision.better and decision.winner is None and "kept" in decision.rule
+    assert all(d.p_holm == pytest.approx(min(1, 4 * d.p_value), rel=0.01) or d.p_holm <= 1 for d in decision.decisions)
+    clear = decide_promotion({"weak": baseline + 0.62 + standard_scores(10)[::-1], "strong": baseline + 2.0 +
+                              standard_scores(10)[::-1]}, baseline, "maximize", paired=True)
+    assert clear.winner == "strong" and "Holm over 2" in clear.rule
+    assert decide_promotion({"x": baseline - 1 + standard_scores(10)}, baseline, "minimize", paired=True).better
+
+
+def test_detectable_difference_and_seeds_for_a_margin():
+    from scipy import stats
+
+    mde = detectable_difference(1.0, 10, alpha=0.05, power=0.8, paired=True)
+    critical = stats.t.ppf(0.95, 9)
+    assert stats.nct.sf(critical, 9, mde * math.sqrt(10)) == pytest.approx(0.8, abs=1e-6)
+    assert 0.8 < mde < 0.9
+    assert detectable_difference(1.0, 30) < mde and detectable_difference(2.0, 10) == pytest.approx(2 * mde)
+    n = seeds_for(0.5, 1.0)
+    assert detectable_difference(1.0, n) <= 0.5 < detectable_difference(1.0, n - 1)
+    assert seeds_for(0.001, 1.0, cap=40) == 40
+
+
+def test_bootstrap_t_interval_covers_better_than_the_percentile_one_at_ten_seeds():
+    from scipy import stats
+
+    sims = np.random.default_rng(7)
+    studentized = percentile = 0
+    for r in range(300):
+        d = sims.normal(0.1, 1.0, 10)
+        low, high = bootstrap_ci(d, np.zeros(10), paired=True, n_boot=1000, seed=r)
+        studentized += low <= 0.1 <= high
+        ci = stats.bootstrap((d,), np.mean, n_resamples=1000, method="percentile",
+                             rng=np.random.default_rng(r)).confidence_interval
+        percentile += ci.low <= 0.1 <= ci.high
+    assert studentized / 300 >= 0.9 and studentized - percentile >= 9  # nominal 95%; percentile ~88-90%
+
+
+def test_robust_summaries():
+    assert iqm([0, 1, 2, 3, 4, 5, 6, 100]) == pytest.approx(np.mean([2, 3, 4, 5]))
+    low, high = iqm_ci(SAME)
+    assert low < iqm(SAME) < high
+    assert probability_of_improvement([2, 3], [1, 1]) == 1.0 and probability_of_improvement([1], [1]) == 0.5
+    assert effect_size([2, 3, 4], [1, 1, 1], paired=True) == pytest.approx(2.0)  # d_z: mean 2 / sd 1
+    assert effect_size([2, 3, 4], [1, 1, 1]) == pytest.approx(cohens_d([2, 3, 4], [1, 1, 1]))
