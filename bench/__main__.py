@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import overhead, search_quality, seed_parallel, workers
+from bench import calibration, overhead, search_quality, seed_parallel, workers
 from bench.common import BENCH_DIR, Results, machine
 
 SECTIONS = {  # name -> (run at default size, run at --quick size)
@@ -23,6 +23,7 @@ SECTIONS = {  # name -> (run at default size, run at --quick size)
     "workers": (lambda r: workers.run(r), lambda r: workers.run(r, trials=4)),
     "search_quality": (lambda r: search_quality.run(r), lambda r: search_quality.run(r, trials=3, eval_seeds=3)),
     "flat_overhead": (lambda r: overhead.flat_overhead(r), lambda r: overhead.flat_overhead(r, trials=10, window=2)),
+    "calibration": (lambda r: calibration.run(r), lambda r: calibration.run(r, reps=20)),
 }
 
 
@@ -33,6 +34,7 @@ def _isolated(name: str, quick: bool, results: Results) -> bool:
         dump = Path(tmp) / "section.json"
         command = [sys.executable, "-m", "bench", "--section", name, "--dump", str(dump)]
         if subprocess.run(command + (["--quick"] if quick else [])).returncode != 0:
+            results.bench = name
             results.section(f"{name}: failed", "The section exited with an error; its output is in the log.")
             return False
         results.merge(dump)
@@ -48,7 +50,7 @@ def main() -> None:
     parser.add_argument("--dump", help=argparse.SUPPRESS)  # where --section writes its results
     args = parser.parse_args()
     if args.section:
-        results = Results()
+        results = Results(bench=args.section)
         SECTIONS[args.section][1 if args.quick else 0](results)
         results.dump(Path(args.dump))
         return
@@ -62,13 +64,15 @@ def main() -> None:
         t0 = time.perf_counter()
         if not _isolated(name, args.quick, results):
             failed.append(name)
+        results.bench = name
         results.add("timing", f"{name}_seconds", round(time.perf_counter() - t0, 1), "s")
         print(f"[bench] {name}: {time.perf_counter() - t0:.0f} s", flush=True)
     total = time.perf_counter() - start
     header = (f"# lstm-tune benchmarks\n\nMeasured {datetime.date.today()} on {machine()}, in {total / 60:.1f} min "
               f"(`make bench`{' --quick' if args.quick else ''}; sections: {', '.join(chosen)}). "
-              "Each comparison is measured side by side in this one run; each section runs in a fresh process.")
-    results.write(Path(args.out + ".md"), Path(args.out + ".csv"), header)
+              "Each comparison is measured side by side in this one run; each section runs in a fresh process."
+              + (" Sections measured by earlier runs follow below theirs, unchanged." if args.only else ""))
+    results.write(Path(args.out + ".md"), Path(args.out + ".csv"), header, keep_others=bool(args.only))
     print(f"[bench] wrote {args.out}.md and {args.out}.csv in {total / 60:.1f} min")
     if failed:
         sys.exit(f"bench: section(s) failed: {', '.join(failed)} (the others' results are written)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import platform
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -36,18 +37,24 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+MARKER = "<!-- bench:{} -->"
+
+
 @dataclass
 class Results:
-    """Rows for the CSV (section, name, value, unit, note) and Markdown sections for results.md."""
+    """Rows for the CSV (section, name, value, unit, note, bench) and Markdown sections for results.md;
+    `bench` names the `make bench` section that measured them (so a partial run replaces only its own)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
-    sections: list[tuple[str, str]] = field(default_factory=list)
+    sections: list[tuple[str, str, str]] = field(default_factory=list)
+    bench: str = ""
 
     def add(self, section: str, name: str, value: float, unit: str = "", note: str = "") -> None:
-        self.rows.append({"section": section, "name": name, "value": value, "unit": unit, "note": note})
+        self.rows.append({"section": section, "name": name, "value": value, "unit": unit, "note": note,
+                          "bench": self.bench})
 
     def section(self, title: str, markdown: str) -> None:
-        self.sections.append((title, markdown))
+        self.sections.append((title, markdown, self.bench))
         print(f"\n## {title}\n\n{markdown}", flush=True)
 
     def dump(self, path: Path) -> None:
@@ -59,13 +66,38 @@ class Results:
         self.rows += data["rows"]
         self.sections += [tuple(section) for section in data["sections"]]
 
-    def write(self, md_path: Path, csv_path: Path, header: str) -> None:
+    def write(self, md_path: Path, csv_path: Path, header: str, keep_others: bool = False) -> None:
+        """Write both files; with keep_others, what earlier runs measured in other sections stays."""
+        benches = {b for _, _, b in self.sections} | {r["bench"] for r in self.rows}
+        kept_md, kept_rows = (_kept(md_path, csv_path, benches) if keep_others else ("", []))
         with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["section", "name", "value", "unit", "note"])
+            writer = csv.DictWriter(f, fieldnames=["section", "name", "value", "unit", "note", "bench"])
             writer.writeheader()
-            writer.writerows(self.rows)
-        body = "\n\n".join(f"## {title}\n\n{text}" for title, text in self.sections)
-        md_path.write_text(f"{header}\n\n{body}\n")
+            writer.writerows(self.rows + kept_rows)
+        body = "\n\n".join(f"{MARKER.format(b)}\n## {title}\n\n{text}" for title, text, b in self.sections)
+        md_path.write_text(f"{header}\n\n{body}\n" + (f"\n{kept_md}\n" if kept_md else ""))
+
+
+def _kept(md_path: Path, csv_path: Path, replaced: set[str]) -> tuple[str, list[dict[str, Any]]]:
+    """The Markdown blocks and CSV rows of earlier runs whose bench section is not being replaced."""
+    blocks = []
+    if md_path.exists():
+        text = md_path.read_text()
+        parts = re.split(r"(<!-- bench:[\w-]* -->)", text)
+        if len(parts) == 1:  # written before sections were marked: keep it whole, below
+            body = text.split("\n## ", 1)
+            if len(body) == 2:
+                blocks.append(MARKER.format("earlier") + "\n## " + body[1].strip())
+        for marker, block in zip(parts[1::2], parts[2::2]):
+            name = marker[len("<!-- bench:"):-len(" -->")]
+            if name not in replaced:
+                blocks.append(marker + block.rstrip())
+    rows = []
+    if csv_path.exists():
+        with open(csv_path, newline="") as f:
+            rows = [dict(r, bench=r.get("bench") or "earlier") for r in csv.DictReader(f)
+                    if (r.get("bench") or "earlier") not in replaced]
+    return "\n\n".join(blocks), rows
 
 
 def machine() -> str:

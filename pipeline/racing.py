@@ -1,33 +1,58 @@
-"""Racing across seeds (as in F-Race / irace): stop adding seeds to a trial that is
-significantly worse than the incumbent on the same seeds."""
+"""Racing across seeds (as in F-Race / irace): stop adding seeds to a trial that is significantly worse
+than the study's typical trial on the same seeds.
+
+Calibrated (bench/calibration measures it): an equal trial is stopped at most alpha of the time over
+all its looks.
+- The reference is the per-seed median of the complete trials, not the incumbent: the incumbent is a
+  sample maximum, and testing against it stopped 12% (3 seeds) to 45% (10 seeds) of equal trials.
+- Bonferroni over the planned looks (after seed 2, 3, ..., S - 1: S - 2 looks, at least one).
+- A one-sided paired t-test on the differences; zero variance is no evidence (p = 1), never p = 0.
+"""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 from scipy import stats
 
+MIN_REFERENCE_TRIALS = 3  # complete trials needed before racing starts
 
-def race_p_value(scores: Sequence[float], incumbent: Sequence[float], direction: str) -> float:
-    """One-sided paired t-test p-value that `scores` is worse than `incumbent` on shared seeds.
 
-    Uses the first min(len) seeds of each; needs at least 2. Identical differences (zero
-    variance) give p=0 when all say worse, p=1 otherwise.
-    """
-    n = min(len(scores), len(incumbent))
+def race_reference(completed: Sequence[Sequence[float]], min_trials: int = MIN_REFERENCE_TRIALS) -> list[float] | None:
+    """Per-seed median score of the complete trials (each a list of per-seed scores); None with fewer
+    than `min_trials`. Seeds are compared position by position (a study's trials share its seed list)."""
+    rows = [list(map(float, r)) for r in completed if r]
+    if len(rows) < min_trials:
+        return None
+    width = min(len(r) for r in rows)
+    return [float(v) for v in np.median(np.asarray([r[:width] for r in rows]), axis=0)]
+
+
+def planned_looks(n_seeds: int) -> int:
+    """Looks a trial of n_seeds gets: after each seed from the second while seeds remain (at least 1)."""
+    return max(1, n_seeds - 2)
+
+
+def race_p_value(scores: Sequence[float], reference: Sequence[float], direction: str) -> float:
+    """One-sided paired t-test p-value that `scores` are worse than `reference` on the shared seeds.
+
+    Uses the first min(len) seeds of each; needs 2. Zero variance of the differences gives p = 1."""
+    n = min(len(scores), len(reference))
     if n < 2:
         return 1.0
-    a, b = np.asarray(scores[:n], float), np.asarray(incumbent[:n], float)
+    a, b = np.asarray(scores[:n], float), np.asarray(reference[:n], float)
     diff = a - b if direction == "maximize" else b - a  # negative = worse
-    if np.allclose(diff, diff[0]):
-        return 0.0 if diff[0] < 0 else 1.0
-    return float(stats.ttest_1samp(diff, 0.0, alternative="less").pvalue)
+    if np.ptp(diff) == 0:
+        return 1.0
+    p = float(stats.ttest_1samp(diff, 0.0, alternative="less").pvalue)
+    return 1.0 if math.isnan(p) else p
 
 
-def raced_out(scores: Sequence[float], incumbent: Sequence[float] | None, direction: str,
-              alpha: float = 0.05, min_seeds: int = 2) -> tuple[bool, float]:
-    """(stop?, p): stop when at least min_seeds are run and p < alpha."""
-    if incumbent is None or len(scores) < min_seeds:
+def raced_out(scores: Sequence[float], reference: Sequence[float] | None, direction: str,
+              alpha: float = 0.05, looks: int = 1, min_seeds: int = 2) -> tuple[bool, float]:
+    """(stop?, p): stop when at least min_seeds are run and p < alpha / looks (Bonferroni)."""
+    if reference is None or len(scores) < min_seeds:
         return False, 1.0
-    p = race_p_value(scores, incumbent, direction)
-    return p < alpha, p
+    p = race_p_value(scores, reference, direction)
+    return p < alpha / max(1, looks), p

@@ -155,7 +155,7 @@ def iqm_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0,
     """Percentile-bootstrap interval of the IQM, resampling this candidate's seeds only (stratified, as
     rliable does); (v, v) for constant data or fewer than 2 scores."""
     x = np.asarray(values, float)
-    if len(x) == 0:
+    if len(x) == 0 or n_boot == 0:  # n_boot 0: no interval (simulations that need only the decisions)
         return (math.nan, math.nan)
     if len(x) < 2 or np.ptp(x) == 0:
         return (iqm(x), iqm(x))
@@ -175,7 +175,7 @@ def bootstrap_ci(a: Sequence[float], b: Sequence[float], paired: bool = False, n
     scores in a group; (nan, nan) for an empty group.
     """
     x, y = np.asarray(a, float), np.asarray(b, float)
-    if len(x) == 0 or len(y) == 0:
+    if len(x) == 0 or len(y) == 0 or n_boot == 0:  # n_boot 0: no interval (simulations of the decisions)
         return (math.nan, math.nan)
     point = float(x.mean() - y.mean())
     if len(x) < 2 or len(y) < 2:
@@ -405,7 +405,7 @@ def compare(scores: dict[str, Sequence[float]], direction: str, params: dict[str
     means = {n: _mean(_orient(select[n], direction)) for n in names}  # oriented: higher is better
     order = sorted(names, key=lambda n: (math.isnan(means[n]), -means[n] if not math.isnan(means[n]) else 0.0))
     best = order[0]
-    summary = _summary(values, order, params)
+    summary = _summary(values, order, params, n_boot, seed)
     summary["estimate"] = [_mean(confirm[n]) for n in order]
 
     omnibus = _omnibus([oriented[n] for n in names], paired) if len(names) >= 3 else None
@@ -507,13 +507,14 @@ def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else math.nan
 
 
-def _summary(values: dict[str, np.ndarray], names: list[str], params: dict[str, int] | None) -> pd.DataFrame:
+def _summary(values: dict[str, np.ndarray], names: list[str], params: dict[str, int] | None,
+             n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     summary = pd.DataFrame({n: pd.Series(values[n], dtype=float).describe() for n in names}).T
     summary["sem"] = [float(values[n].std(ddof=1) / math.sqrt(len(values[n]))) if len(values[n]) > 1 else math.nan
                       for n in names]
     summary["shapiro_p"] = [shapiro_p(values[n]) for n in names]
     summary["iqm"] = [iqm(values[n]) for n in names]
-    intervals = [iqm_ci(values[n]) for n in names]
+    intervals = [iqm_ci(values[n], n_boot, seed) for n in names]
     summary["iqm_low"], summary["iqm_high"] = [lo for lo, _ in intervals], [hi for _, hi in intervals]
     if params:
         counts = [params.get(n) for n in names]
