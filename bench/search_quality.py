@@ -24,7 +24,7 @@ from scipy import stats
 from bench.common import PROBLEMS, Results, table
 from pipeline import references
 from pipeline.problems import get_problem
-from pipeline.stages.report import Candidate, evaluate_candidates
+from pipeline.candidates import Candidate, evaluate_candidates
 from pipeline.stages.tune import TuneSettings, tune
 from pipeline.storage import optuna_storage
 

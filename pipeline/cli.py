@@ -158,10 +158,15 @@ def run(args: argparse.Namespace) -> int:
 
         print(schedule(args.problem, args.every, Path.cwd(), args.data))
         return 0
-    if args.command in ("rollback", "history"):
-        from pipeline.stages import retune as stage
+    if args.command == "rollback":
+        from pipeline.champion import rollback
 
-        print(getattr(stage, args.command)(args.problem, args.tracking, args.runs_dir))
+        print(rollback(args.problem, args.tracking, args.runs_dir))
+        return 0
+    if args.command == "history":
+        from pipeline.champion import history
+
+        print(history(args.problem, args.tracking, args.runs_dir))
         return 0
     if args.command == "reproduce":
         from pipeline.stages.reproduce import format_table, reproduce

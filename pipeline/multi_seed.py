@@ -42,6 +42,26 @@ class SeedListener:
         """Seed `index` is done."""
 
 
+class Listeners(SeedListener):
+    """Several listeners as one, each hook called on each in order (an earlier one sees an event
+    before a later one may stop training on it)."""
+
+    def __init__(self, *listeners: SeedListener) -> None:
+        self.listeners = listeners
+
+    def started(self, seeds: list[int]) -> None:
+        for listener in self.listeners:
+            listener.started(seeds)
+
+    def epoch(self, seed_index: int, epoch: int, values: list[float]) -> None:
+        for listener in self.listeners:
+            listener.epoch(seed_index, epoch, values)
+
+    def finished(self, index: int, run: SeedRun) -> None:
+        for listener in self.listeners:
+            listener.finished(index, run)
+
+
 def train_seeds(problem: Problem, architecture: str, hp: dict[str, Any], seeds: Sequence[int], train: Arrays,
                 val: Arrays | None = None, listener: SeedListener | None = None, keep_models: bool = False,
                 fuse: bool = True, initial_weights: list[np.ndarray] | None = None) -> list[SeedRun]:

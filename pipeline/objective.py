@@ -1,15 +1,15 @@
 """The objective Optuna calls: one trial trains one configuration over the study's seeds.
 
-Two pruning levels, neither decided by one seed alone:
-(a) per epoch: the running mean over seeds of the validation score is reported at step
-    seed_index * max_epochs + epoch; the pruner's warm-up is one seed's worth of steps, so it
-    acts from the second seed on, and never in the first half of a seed's epochs (LSTMs with a
-    high learning rate often start slowly: bench/ search quality saw the best addition
-    configuration pruned after its first epoch);
-(b) across seeds (racing): after each seed from the second on, while seeds remain, a paired
-    test against the incumbent on the same seeds stops a trial that is significantly worse.
-Fused seed towers train every seed at once: they report the mean over all seeds at the last
-seed's steps (the same quantity sequential training reports there) and need no racing.
+The trial protocol: suggest the configuration and record it (user attrs); while the seeds train,
+report the running mean over seeds of the validation score at step seed_index * max_epochs + epoch
+and ask the study's pruner (pipeline.pruning holds the rule), race across seeds against the median
+complete trial (pipeline.racing), and stop at the time budget; end as pipeline.outcome says. Fused
+seed towers train every seed at once: they report the mean over all seeds at the last seed's steps
+(the same quantity sequential training reports there) and have no seeds left to race.
+
+What is logged is injected: StudyContext.trial_log opens one TrialLog per trial (the MLflow one is
+tracking.run_tree.TrialRuns, wired in by pipeline.studies). It hears each seed before the protocol
+does, so a seed is logged before racing may stop the trial.
 
 An engine that sets the training budget (KerasTuner's Hyperband) puts the epochs in the trial's
 user attr EPOCHS_BUDGET: they replace hp["epochs"], so the logged params and user attr "hp" hold
@@ -17,50 +17,76 @@ what was trained, and the trial run is tagged with it.
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import socket
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import optuna
 
 from pipeline import interrupts
-from pipeline.errors import NonFiniteLoss
+from pipeline.multi_seed import Listeners, SeedListener, train_seeds
+from pipeline.outcome import COMPLETE, Outcome, outcome
 from pipeline.problems import Problem, Splits
-from pipeline.racing import raced_out
-from pipeline.multi_seed import SeedListener, train_seeds
+from pipeline.racing import planned_looks, race_reference, raced_out
 from pipeline.training import SeedRun
-from reports.plots import close, learning_curves
 from search_spaces.loader import SearchSpace
-from tracking import Tracker
-from tracking.tracker import SEED, TRIAL
-
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 EPOCHS_BUDGET = "epochs_budget"  # trial user attr: epochs to train instead of hp["epochs"]
 
 
+class TrialLog(Protocol):
+    """Where one trial is recorded: a SeedListener (started/epoch/finished) with a few more calls."""
+
+    run_id: str  # kept in the trial's user attr "mlflow_run_id"
+    logging_seconds: float  # time spent logging between seeds (not training)
+
+    def started(self, seeds: list[int]) -> None: ...
+
+    def epoch(self, seed_index: int, epoch: int, values: list[float]) -> None: ...
+
+    def finished(self, index: int, run: SeedRun) -> None: ...
+
+    def tag(self, tags: dict[str, Any]) -> None:
+        """Add tags to the trial's record."""
+
+    def log_model(self, model, input_example) -> str:
+        """Record the trial's best model; return its URI (user attr "model_uri")."""
+
+    def close(self, outcome: Outcome, runs: list[SeedRun], summary: dict[str, float] | None) -> None:
+        """The trial ended as `outcome` after `runs` (their `summary`, None when no seed finished)."""
+
+
+# (trial number, hp, the trial's tags) -> the trial's log
+TrialLogFactory = Callable[[int, dict[str, Any], dict[str, Any]], TrialLog]
+
+
 @dataclass
 class StudyContext:
-    """Everything a trial needs, fixed for the whole study."""
+    """Everything a trial needs, fixed for the whole study:
+
+        StudyContext(problem, splits, architecture, space, seeds, trial_log,
+                     racing_alpha=0.05, deadline=None, fuse=True)
+
+    `trial_log(number, hp, tags)` opens the TrialLog of each trial; pipeline.studies.trial_logging
+    builds the MLflow one (trial runs nested under a parent run). `deadline` is a time.monotonic()
+    after which running trials stop (pruned); `fuse` trains the seeds at once as fused towers where
+    the architecture allows.
+    """
 
     problem: Problem
     splits: Splits
     architecture: str
     space: SearchSpace
     seeds: list[int]
-    tracker: Tracker
-    experiment_id: str
-    parent_run_id: str
-    study_name: str
+    trial_log: TrialLogFactory
     racing_alpha: float = 0.05
-    tags: dict[str, Any] = field(default_factory=dict)
-    deadline: float | None = None  # time.monotonic() after which running trials stop (pruned)
-    fuse: bool = True  # train the seeds at once as fused towers where the architecture allows
+    deadline: float | None = None
+    fuse: bool = True
 
     @property
     def max_epochs(self) -> int:
@@ -74,12 +100,6 @@ def summarize(scores: list[float]) -> dict[str, float]:
     return {"mean": float(arr.mean()), "std": std, "sem": std / math.sqrt(arr.size)}
 
 
-def model_summary(model) -> str:
-    buffer = io.StringIO()
-    model.summary(print_fn=lambda line, **_: buffer.write(line + "\n"))
-    return buffer.getvalue()
-
-
 class Objective:
     def __init__(self, ctx: StudyContext) -> None:
         self.ctx = ctx
@@ -87,66 +107,41 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         ctx = self.ctx
         hp = ctx.space.suggest(trial)
-        tags = {**ctx.tags, "study": ctx.study_name, "trial": trial.number, "worker": WORKER,
-                "reference": bool(trial.user_attrs.get("reference", False))}
+        tags = {"trial": trial.number, "worker": WORKER, "reference": bool(trial.user_attrs.get("reference", False))}
         budget = trial.user_attrs.get(EPOCHS_BUDGET)
         if budget is not None:
             hp["epochs"] = tags[EPOCHS_BUDGET] = int(budget)
-        run_id = ctx.tracker.start_run(ctx.experiment_id, f"trial-{trial.number}", TRIAL, ctx.parent_run_id,
-                                       tags=tags, params=hp)
-        trial.set_user_attr("mlflow_run_id", run_id)
+        log = ctx.trial_log(trial.number, hp, tags)
+        trial.set_user_attr("mlflow_run_id", log.run_id)
         trial.set_user_attr("hp", hp)
-        runs: list[SeedRun] = []
+        seeds = _TrialSeeds(ctx, trial)
         start = time.perf_counter()
         try:
-            value = self._run_seeds(trial, hp, run_id, tags, runs)
-        except optuna.TrialPruned as exc:
-            self._finish(trial, run_id, runs, "FINISHED", state="PRUNED", reason=str(exc))
-            raise
-        except NonFiniteLoss as exc:
-            self._finish(trial, run_id, runs, "FAILED", state="FAIL", reason=f"non-finite loss: {exc}",
-                         kind="nonfinite")
-            raise
-        except KeyboardInterrupt:
-            self._finish(trial, run_id, runs, "KILLED", state="FAIL", reason="interrupted by the user")
-            raise
-        except Exception as exc:
-            self._finish(trial, run_id, runs, "FAILED", state="FAIL", reason=f"{type(exc).__name__}: {exc}",
-                         kind="error")
+            value = self._run_seeds(trial, hp, log, seeds)
+        except BaseException as exc:
+            self._finish(trial, log, seeds.runs, outcome(exc))
             raise
         trial.set_user_attr("seconds", time.perf_counter() - start)
-        self._finish(trial, run_id, runs, "FINISHED", state="COMPLETE")
+        self._finish(trial, log, seeds.runs, COMPLETE)
         return value
 
-    # -- seeds -----------------------------------------------------------------------------
-    def _run_seeds(self, trial: optuna.Trial, hp: dict, run_id: str, tags: dict, runs: list[SeedRun]) -> float:
+    def _run_seeds(self, trial: optuna.Trial, hp: dict[str, Any], log: TrialLog, seeds: _TrialSeeds) -> float:
         ctx = self.ctx
-        listener = _TrialListener(self, trial, hp, run_id, tags, runs)
         start = time.perf_counter()
         try:
-            train_seeds(ctx.problem, ctx.architecture, hp, ctx.seeds, (ctx.splits.x_train, ctx.splits.y_train),
-                        (ctx.splits.x_val, ctx.splits.y_val), listener=listener, keep_models=True, fuse=ctx.fuse)
-        except BaseException as exc:
-            listener.close_open(exc)
-            raise
+            train_seeds(ctx.problem, ctx.architecture, hp, ctx.seeds,
+                        (ctx.splits.x_train, ctx.splits.y_train), (ctx.splits.x_val, ctx.splits.y_val),
+                        listener=Listeners(log, seeds), keep_models=True, fuse=ctx.fuse)
         finally:
-            trial.set_user_attr("epoch_trainings", listener.epoch_trainings)  # compute spent, for comparisons
-        # Training wall time without the MLflow logging done between seeds; the rest of a trial is overhead.
-        trial.set_user_attr("train_seconds", time.perf_counter() - start - listener.logging_seconds)
-        stats = summarize([r.score for r in runs])
+            trial.set_user_attr("epoch_trainings", seeds.epoch_trainings)  # compute spent, for comparisons
+        # Training wall time without the logging done between seeds; the rest of a trial is overhead.
+        trial.set_user_attr("train_seconds", time.perf_counter() - start - log.logging_seconds)
+        stats = summarize([r.score for r in seeds.runs])
         for key, value in stats.items():
             trial.set_user_attr(key, value)
         if self._is_new_best(trial, stats["mean"]):
-            uri = ctx.tracker.log_keras_model(run_id, listener.best_model[1], input_example=ctx.splits.x_val[:2])
-            trial.set_user_attr("model_uri", uri)
+            trial.set_user_attr("model_uri", log.log_model(seeds.best_model, ctx.splits.x_val[:2]))
         return stats["mean"]
-
-    def _incumbent(self, trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
-        try:
-            best = trial.study.best_trial
-        except ValueError:
-            return None
-        return best if best.user_attrs.get("seed_scores") else None
 
     def _is_new_best(self, trial: optuna.Trial, value: float) -> bool:
         try:
@@ -155,56 +150,30 @@ class Objective:
             return True
         return self.ctx.problem.better(value, best)
 
-    # -- tracking --------------------------------------------------------------------------
-    def _log_seed(self, run_id: str, run: SeedRun) -> None:
-        tracker = self.ctx.tracker
-        tracker.log_curves(run_id, run.history)
-        tracker.log_metrics(run_id, {**{f"val_{k}": v for k, v in run.metrics.items()}, "epochs": run.epochs,
-                                     "best_epoch": run.best_epoch, "fit_seconds": run.fit_seconds})
-        tracker.end_run(run_id, "FINISHED")
-
-    def _finish(self, trial: optuna.Trial, run_id: str, runs: list[SeedRun], status: str, state: str,
-                reason: str | None = None, kind: str | None = None) -> None:
-        tracker = self.ctx.tracker
-        tags: dict[str, Any] = {"state": state, "n_seeds": len(runs)}
-        if reason:
-            tags["reason"] = reason
-            trial.set_user_attr("reason", reason)
-        if kind:
-            trial.set_user_attr("fail_kind", kind)
-        if runs:
-            stats = summarize([r.score for r in runs])
-            tracker.log_metrics(run_id, {f"val_{self.ctx.problem.metric}_{k}": v for k, v in stats.items()}
-                                | {"n_seeds": len(runs)})
-            fig = learning_curves([r.history for r in runs],
-                                  f"{self.ctx.study_name} trial {trial.number} ({len(runs)} seeds)")
-            tracker.log_figure(run_id, fig, "learning_curves.png")
-            close(fig)
-        tracker.end_run(run_id, status, tags)
+    @staticmethod
+    def _finish(trial: optuna.Trial, log: TrialLog, runs: list[SeedRun], result: Outcome) -> None:
+        if result.reason:
+            trial.set_user_attr("reason", result.reason)
+        if result.kind:
+            trial.set_user_attr("fail_kind", result.kind)
+        log.close(result, runs, summarize([r.score for r in runs]) if runs else None)
 
 
-class _TrialListener(SeedListener):
-    """Connects training over seeds to the trial: MLflow seed runs, pruning, racing, the best model."""
+class _TrialSeeds(SeedListener):
+    """The trial's side of training over seeds: time budget, reports and pruning, per-seed user attrs,
+    the best seed's model, racing."""
 
-    def __init__(self, objective: Objective, trial: optuna.Trial, hp: dict, run_id: str, tags: dict,
-                 runs: list[SeedRun]) -> None:
-        self.objective, self.ctx, self.trial, self.hp = objective, objective.ctx, trial, hp
-        self.run_id, self.tags, self.runs = run_id, tags, runs
-        self.open: dict[int, str] = {}  # seed -> its MLflow run, while training
-        self.best_model: tuple[float, Any] | None = None
-        self.incumbent = objective._incumbent(trial)
-        self.logging_seconds = 0.0
+    def __init__(self, ctx: StudyContext, trial: optuna.Trial) -> None:
+        self.ctx, self.trial = ctx, trial
+        self.runs: list[SeedRun] = []
+        self.best_model: Any = None
+        self.best_score: float | None = None
+        self.reference = _race_reference(trial, len(ctx.seeds))
         self.epoch_trainings = 0  # epochs trained, summed over seeds
         self.group = 1  # seeds training together now
 
     def started(self, seeds: list[int]) -> None:
-        ctx, start = self.ctx, time.perf_counter()
         self.group = len(seeds)
-        for seed in seeds:
-            self.open[seed] = ctx.tracker.start_run(
-                ctx.experiment_id, f"trial-{self.trial.number}-seed-{seed}", SEED, self.run_id,
-                tags={**self.tags, "seed": seed, "fused_towers": len(seeds)}, params={**self.hp, "seed": seed})
-        self.logging_seconds += time.perf_counter() - start
 
     def epoch(self, seed_index: int, epoch: int, values: list[float]) -> None:
         """Report the running mean over seeds at step seed_index * max_epochs + epoch; prune if told."""
@@ -216,41 +185,33 @@ class _TrialListener(SeedListener):
                                      "(TIMEOUT) is spent")
         mean = float(np.mean(values))
         trial.report(mean, seed_index * ctx.max_epochs + epoch)
-        if 2 * (epoch + 1) > ctx.max_epochs and trial.should_prune():
+        if trial.should_prune():
             raise optuna.TrialPruned(f"pruned at seed {seed_index + 1}, epoch {epoch + 1}: running mean "
                                      f"{mean:.4g} is worse than the pruner's threshold")
 
     def finished(self, index: int, run: SeedRun) -> None:
-        ctx, trial, start = self.ctx, self.trial, time.perf_counter()
-        self.objective._log_seed(self.open.pop(run.seed), run)
+        ctx, trial = self.ctx, self.trial
         if index == 0:
-            ctx.tracker.log_text(self.run_id, model_summary(run.model), "model_summary.txt")
-            ctx.tracker.log_metrics(self.run_id, {"n_params": run.n_params})
             trial.set_user_attr("n_params", run.n_params)
-        self.logging_seconds += time.perf_counter() - start
-        if self.best_model is None or ctx.problem.better(run.score, self.best_model[0]):
-            self.best_model = (run.score, run.model)
+        if self.best_score is None or ctx.problem.better(run.score, self.best_score):
+            self.best_score, self.best_model = run.score, run.model
         run.model = None
         self.runs.append(run)
         scores = [r.score for r in self.runs]
         trial.set_user_attr("seed_scores", scores)
         trial.set_user_attr("n_seeds", len(scores))
-        if self.incumbent is None or run.towers > 1 or len(scores) == len(ctx.seeds):
+        if self.reference is None or run.towers > 1 or len(scores) == len(ctx.seeds):
             return  # racing saves the seeds still to run; fused towers have run them all
-        stop, p = raced_out(scores, self.incumbent.user_attrs["seed_scores"], ctx.problem.direction,
-                            ctx.racing_alpha)
+        looks = planned_looks(len(ctx.seeds))
+        stop, p = raced_out(scores, self.reference, ctx.problem.direction, ctx.racing_alpha, looks)
         if stop:
             trial.set_user_attr("raced_out_p", p)
-            raise optuna.TrialPruned(f"raced out after {len(scores)} seeds: worse than trial "
-                                     f"{self.incumbent.number} on the same seeds (paired t-test p={p:.3g})")
+            raise optuna.TrialPruned(f"raced out after {len(scores)} seeds: worse than the median complete trial "
+                                     f"on the same seeds (paired t-test p={p:.3g} < {ctx.racing_alpha}/{looks} looks)")
 
-    def close_open(self, exc: BaseException) -> None:
-        """End the MLflow runs of seeds that were training when `exc` stopped them."""
-        if isinstance(exc, optuna.TrialPruned):
-            status, tags = "KILLED", {"state": "PRUNED", "reason": str(exc)}
-        else:
-            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            tags = {"state": "FAIL", "reason": f"{type(exc).__name__}: {exc}"}
-        for run_id in self.open.values():
-            self.ctx.tracker.end_run(run_id, status, tags)
-        self.open.clear()
+
+def _race_reference(trial: optuna.Trial, n_seeds: int) -> list[float] | None:
+    """The per-seed median of the study's complete trials that ran every seed (None while too few)."""
+    complete = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return race_reference([t.user_attrs["seed_scores"] for t in complete
+                           if len(t.user_attrs.get("seed_scores") or []) == n_seeds])

@@ -4,9 +4,11 @@ import json
 import pandas as pd
 import pytest
 
+from pipeline.champion import ChampionRecord
 from pipeline.cli import main
 from pipeline.errors import UsageError
 from pipeline.problems import get_problem
+from pipeline.problems.data_spec import DataSpec
 from pipeline.stages.predict import predict
 from pipeline.stages.report import ReportSettings, report
 from pipeline.stages.tune import TuneSettings, tune
@@ -88,3 +90,19 @@ def test_report_without_trials_is_a_clear_error(tmp_path, capsys):
         report(ReportSettings(problem="echo", runs_dir=tmp_path / "runs", progress=False))
     assert main(["predict", "--problem", "echo", "--input", "[1,2,3,4,5]", "--runs-dir", str(tmp_path / "runs")]) == 2
     assert "no model 'lstm-echo' with alias 'champion'" in capsys.readouterr().err
+
+
+def test_registry_record_reads_the_tags_of_earlier_versions():
+    report_tags = {"study": "book reference", "trial": "None", "architecture": "vanilla", "metric": "accuracy",
+                   "config": '["vanilla", {"units": 8, "epochs": 1}]', "direction": "maximize",
+                   "test_scores": "[0.5, 0.6]", "seeds": "[100000, 100001]", "test_mean": "0.55", "test_std": "0.07",
+                   "report_run": "abc", "rule": "best mean", "vs_champion": "1", "vs_champion_p": "0.2",
+                   "data": '{"params": {"length": 5}, "sizes": {"n_train": 256}, "seed": 0}'}
+    record = ChampionRecord.from_tags(report_tags)
+    assert record.trial is None and record.hp == {"units": 8, "epochs": 1} and record.vs_champion_p == 0.2
+    assert record.data == DataSpec({"length": 5}, {"n_train": 256}, 0) and record.test_mean == pytest.approx(0.55)
+    assert ChampionRecord.from_tags(record.to_tags()) == record
+    retune_tags = {**report_tags, "candidate": "continue on new data", "retune_run": "def", "vs_baseline_p": "0.01",
+                   "data": '{"params": {"length": 5}, "sizes": {"n_train": 256}, "seed": "3"}'}
+    record = ChampionRecord.from_tags(retune_tags)
+    assert record.data.seed == 3 and record.candidate == "continue on new data" and record.extra_epochs is None

@@ -1,14 +1,25 @@
-"""Scheduled retuning: champion/challenger decisions with evidence, the lock, rollback, history."""
+"""Scheduled retuning: champion/challenger decisions with evidence, the lock, rollback, history, and the
+registry record of a retuned champion."""
+import json
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from pipeline.champion import ChampionRecord, history, rollback
+from pipeline.champion.updates import BASELINE, CONTINUE_NEW, NEW_MODEL, candidate_plans, old_plus_new, winner_record
 from pipeline.errors import UsageError
 from pipeline.locking import job_lock
+from pipeline.problems import Splits, get_problem
+from pipeline.problems.data_spec import DataSpec
 from pipeline.stages.report import ReportSettings, report
-from pipeline.stages.retune import RetuneSettings, history, retune, rollback
+from pipeline.stages import retune as stage
+from pipeline.stages.retune import RetuneSettings, retune
 from pipeline.stages.schedule import schedule
 from pipeline.stages.tune import TuneSettings, tune
 from tracking import Tracker
+from tracking.packaging import load_parts
 from tracking.registry import CHAMPION, PREVIOUS, Registry
 
 # A deliberately weak champion: one epoch of a small model (lr 0.01: a few more epochs on more data
@@ -77,6 +88,50 @@ def test_weak_champion_is_replaced_and_rollback_restores_it(champion):
 
     again = retune(settings(champion, data_seed=result_seed(tracker, result.run_id)))
     assert "nothing changed" in again.decision  # the same new data twice: idempotent
+
+
+def test_a_continued_champion_is_registered_with_its_own_configuration(champion, monkeypatch):
+    """A winner that continued the champion's weights for the extra epochs (patience 0) is registered with
+    the champion's configuration, which the next retune reads back. Training and the choice are stubbed:
+    this runs the retune's registration, not its statistics."""
+    registry = Registry(Tracker.embedded(champion / "runs"))
+    before = registry.alias("lstm-echo", CHAMPION)
+    model, _ = load_parts("models:/lstm-echo@champion")
+    trained = []  # (hp, from the champion's weights?)
+
+    def train_seeds(problem, architecture, hp, seeds, *args, initial_weights=None, **kwargs):
+        trained.append((hp, initial_weights is not None))
+        return [SimpleNamespace(model=model) for _ in seeds]
+
+    monkeypatch.setattr(stage, "train_seeds", train_seeds)
+    monkeypatch.setattr(stage, "compare", lambda *a, **k: SimpleNamespace(
+        winner=CONTINUE_NEW, to_dict=lambda: {}, to_markdown=lambda: ""))
+    monkeypatch.setattr(stage, "significantly_better", lambda *a, **k: SimpleNamespace(
+        better=True, test="stub", p_value=0.001))
+    result = retune(settings(champion))
+    assert result.promoted and CONTINUE_NEW in result.decision
+    after = registry.alias("lstm-echo", CHAMPION)
+    assert str(after.version) == str(result.version) and after.tags["candidate"] == CONTINUE_NEW
+    hp = json.loads(before.tags["config"])[1]
+    assert ({**hp, "epochs": 4, "patience": 0}, True) in trained  # it trained on for the extra epochs ...
+    assert json.loads(after.tags["config"]) == json.loads(before.tags["config"])  # ... but is the same config
+    record = ChampionRecord.from_tags(after.tags)  # what the next retune reads
+    assert record.hp == hp and record.extra_epochs == 4 and record.candidate == CONTINUE_NEW
+
+
+def test_a_continued_champion_keeps_its_configuration():
+    hp = {"units": 8, "epochs": 1, "patience": 3, "learning_rate": 0.01}
+    x, y = np.zeros((4, 5, 1)), np.zeros((4, 5, 1))
+    old = new = Splits(x, y, x, y, x, y)
+    plans = candidate_plans("vanilla", hp, None, 4, old, new, old_plus_new(old, new))
+    assert plans[CONTINUE_NEW].hp == {**hp, "epochs": 4, "patience": 0}  # trains on without early stopping
+    assert plans[BASELINE].hp == plans[CONTINUE_NEW].hp and plans[NEW_MODEL].hp == hp
+    data = DataSpec({"length": 5}, {"n_train": 4, "n_val": 4, "n_test": 4}, 7)
+    record = winner_record(CONTINUE_NEW, plans[CONTINUE_NEW], "vanilla", get_problem("echo"), [0.5, 0.7], [1, 2],
+                           data, "run", "1", 0.01)
+    back = ChampionRecord.from_tags(record.to_tags())
+    assert back == record and back.hp == hp and back.extra_epochs == 4 and back.candidate == CONTINUE_NEW
+    assert json.loads(record.to_tags()["config"]) == ["vanilla", hp] and back.data.seed == 7
 
 
 def result_seed(tracker, run_id):

@@ -10,7 +10,12 @@ from mlflow.exceptions import MlflowException
 from tracking.names import model_name
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
-__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "Registry", "load_model", "model_name"]
+__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "Registry", "alias_uri", "load_model", "model_name"]
+
+
+def alias_uri(name: str, alias: str) -> str:
+    """The models:/ URI of the version an alias points at, e.g. models:/lstm-addition@champion."""
+    return f"models:/{name}@{alias}"
 
 
 class Registry:

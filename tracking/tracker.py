@@ -181,3 +181,14 @@ class Tracker:
         with mlflow.start_run(run_id=run_id):
             yield
         self.reopen(run_id)
+
+    # -- reading back (for the stages: no MLflow client outside tracking/) ----------------
+    def find_experiment(self, name: str) -> str | None:
+        """The id of experiment `name`, or None when there is none (nothing is created)."""
+        exp = self.client.get_experiment_by_name(name)
+        return None if exp is None else exp.experiment_id
+
+    def runs(self, experiment_id: str, role: str, order_by: list[str] | None = None) -> list:
+        """The runs of an experiment with the given role tag (e.g. every retune), in `order_by` order."""
+        return self.client.search_runs([experiment_id], f"tags.role = '{role}'", max_results=50000,
+                                       order_by=order_by)

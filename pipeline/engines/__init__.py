@@ -1,10 +1,20 @@
 """Tuning engines: which library picks each trial's configuration (Optuna itself, or KerasTuner).
 
-Kept free of heavy imports: the CLI reads the names from here.
+An engine is a small strategy object (get_engine): the study's name suffix, sampler and pruning,
+whether it starts with the reference trial, how it clears trials left RUNNING, and how it runs
+trials. Kept free of heavy imports: the CLI reads the names from here.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable
+
 from pipeline.errors import UsageError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from pipeline.objective import StudyContext
+    from pipeline.stages.tune import TuneSettings
 
 OPTUNA, KERAS_TUNER = "optuna", "keras-tuner"
 ENGINES = (OPTUNA, KERAS_TUNER)
@@ -20,3 +30,36 @@ def check_engine(engine: str, algorithm: str, workers: int) -> None:
         raise UsageError(f"unknown KerasTuner algorithm '{algorithm}'; choose one of: {', '.join(KT_ALGORITHMS)}")
     if engine == KERAS_TUNER and workers > 1:
         raise UsageError("ENGINE=keras-tuner runs in one process: drop WORKERS, or use ENGINE=optuna")
+
+
+class Engine:
+    """How one library searches a pair's study."""
+
+    name: str  # the study's "engine" user attr and tag
+    suffix: str = ""  # appended to the study name: each engine and algorithm keeps its own study
+    prunes: bool = True  # the study uses the chosen Optuna pruner (else none: the engine sets the budget)
+    reference_trial: bool = True  # a new study starts with the book's configuration (enqueued)
+    attrs: dict[str, Any] = {}  # more study user attrs (and parent-run params), e.g. the algorithm
+
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        raise NotImplementedError
+
+    def clear_running(self, study: optuna.Study) -> None:
+        """Settle trials left RUNNING when the study is opened (beyond Optuna's stale heartbeats)."""
+
+    def run(self, study: optuna.Study, ctx: StudyContext, settings: TuneSettings, timeout: float | None,
+            progress: Callable[[optuna.Study, optuna.trial.FrozenTrial], None]) -> None:
+        """Run this invocation's `settings.trials` new trials on `study`, calling `progress` after each."""
+        raise NotImplementedError
+
+
+def get_engine(name: str, algorithm: str = KT_ALGORITHMS[0]) -> Engine:
+    """The engine called `name` (KerasTuner with `algorithm`)."""
+    check_engine(name, algorithm, 1)
+    if name == KERAS_TUNER:
+        from pipeline.engines.keras_tuner import KerasTunerEngine
+
+        return KerasTunerEngine(algorithm)
+    from pipeline.engines.optuna_engine import OptunaEngine
+
+    return OptunaEngine()

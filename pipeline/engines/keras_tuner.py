@@ -15,8 +15,9 @@ import io
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import keras_tuner as kt
 import numpy as np
@@ -24,9 +25,13 @@ import optuna
 from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.src import config as kt_config
 
-from pipeline.engines import KERAS_TUNER, STARTUP_TRIALS
-from pipeline.objective import EPOCHS_BUDGET, Objective, StudyContext
+from pipeline.engines import KERAS_TUNER, STARTUP_TRIALS, Engine
+from pipeline.objective import EPOCHS_BUDGET, Objective, StudyContext, TrialLog
+from pipeline.outcome import outcome
 from search_spaces.loader import SearchSpace
+
+if TYPE_CHECKING:
+    from pipeline.stages.tune import TuneSettings
 
 HYPERBAND_FACTOR = 3
 _STATES = optuna.trial.TrialState
@@ -84,8 +89,16 @@ class _Tuner(BaseTuner):
 
     def __init__(self, oracle: kt.Oracle, study: optuna.Study, ctx: StudyContext, algorithm: str,
                  progress: Callable, **kwargs) -> None:
-        self.study, self.ctx, self.algorithm, self.progress = study, ctx, algorithm, progress
+        self.study, self.algorithm, self.progress = study, algorithm, progress
+        self.ctx = replace(ctx, trial_log=self._trial_log)
+        self.study_log, self.kt_trial_id = ctx.trial_log, ""
         super().__init__(oracle, **kwargs)
+
+    def _trial_log(self, number: int, hp: dict[str, Any], tags: dict[str, Any]) -> TrialLog:
+        """The study's trial log, the trial run tagged with KerasTuner's trial id."""
+        log = self.study_log(number, hp, tags)
+        log.tag({"kt_trial_id": self.kt_trial_id})
+        return log
 
     def pre_create_trial(self) -> None:
         late = self.ctx.deadline is not None and time.monotonic() > self.ctx.deadline
@@ -108,6 +121,7 @@ class _Tuner(BaseTuner):
             attrs |= {EPOCHS_BUDGET: int(values["tuner/epochs"]), "kt_bracket": values["tuner/bracket"],
                       "kt_round": values["tuner/round"]}
         self.study.enqueue_trial(self.ctx.space.restrict(hp), user_attrs=attrs)
+        self.kt_trial_id = trial.trial_id
         frozen = self._run(self.study.ask())
         self.progress(self.study, frozen)
         if frozen.state == _STATES.COMPLETE:
@@ -118,22 +132,15 @@ class _Tuner(BaseTuner):
         raise kt.errors.FailedTrialError(frozen.user_attrs.get("reason", frozen.state.name))
 
     def _run(self, trial: optuna.Trial) -> optuna.trial.FrozenTrial:
-        """The Objective on the asked trial, told to the study; the MLflow run is tagged with KerasTuner's id."""
+        """The Objective on the asked trial, told to the study in the state its outcome says."""
         try:
             value = Objective(self.ctx)(trial)
-        except optuna.TrialPruned:
-            frozen = self.study.tell(trial, state=_STATES.PRUNED)
-        except Exception:  # the Objective has recorded the reason and closed the MLflow runs
-            frozen = self.study.tell(trial, state=_STATES.FAIL)
-        except KeyboardInterrupt:
-            self.study.tell(trial, state=_STATES.FAIL)
-            raise
-        else:
-            frozen = self.study.tell(trial, value)
-        run_id = frozen.user_attrs.get("mlflow_run_id")
-        if run_id:
-            self.ctx.tracker.set_tags(run_id, {"kt_trial_id": frozen.user_attrs["kt_trial_id"]})
-        return frozen
+        except (Exception, KeyboardInterrupt) as exc:  # the Objective has recorded the reason and closed the runs
+            frozen = self.study.tell(trial, state=outcome(exc).trial_state)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return frozen
+        return self.study.tell(trial, value)
 
 
 def search(study: optuna.Study, ctx: StudyContext, algorithm: str, trials: int, seed: int, directory: Path,
@@ -157,3 +164,32 @@ def search(study: optuna.Study, ctx: StudyContext, algorithm: str, trials: int, 
     if ran < trials and not late and not getattr(progress, "stopped_reason", None):
         progress.stopped_reason = (f"KerasTuner ({algorithm}) found no new configuration after {ran} of {trials} "
                                    "trials: its search space is exhausted")
+
+
+class KerasTunerEngine(Engine):
+    """KerasTuner picks every configuration (enqueued, so the Optuna sampler is never consulted) and sets
+    the budget (no Optuna pruner), and the study has no reference trial: an enqueued reference would be
+    asked in place of KerasTuner's first trial. One process per study, without heartbeats: a trial left
+    RUNNING is a dead process's, failed when the study is opened."""
+
+    name = KERAS_TUNER
+    prunes = False
+    reference_trial = False
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self.suffix = f"-kt-{algorithm}"
+        self.attrs = {"algorithm": algorithm}
+
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def clear_running(self, study: optuna.Study) -> None:
+        for trial in study.get_trials(deepcopy=False, states=(_STATES.RUNNING,)):
+            study.tell(trial.number, state=_STATES.FAIL)
+
+    def run(self, study: optuna.Study, ctx: StudyContext, settings: TuneSettings, timeout: float | None,
+            progress: Callable[[optuna.Study, optuna.trial.FrozenTrial], None]) -> None:
+        """`settings.trials` KerasTuner trials; the time budget is ctx.deadline."""
+        search(study, ctx, self.algorithm, settings.trials, settings.study_seed, settings.runs_dir / "keras_tuner",
+               progress)

@@ -39,6 +39,7 @@ class Addition(Problem):
     output_activation = "softmax"
     metric = "accuracy"
     direction = "maximize"
+    margin = 0.005  # equivalence margin, in the metric's units
 
     def validate(self):
         require_int(self.name, self.params, "terms", 2)

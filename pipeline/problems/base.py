@@ -47,6 +47,10 @@ class Problem:
     output_activation: ClassVar[str]
     metric: ClassVar[str]  # primary metric: the book's, the one studies optimise
     direction: ClassVar[str]  # "maximize" or "minimize" for `metric`
+    # Equivalence margin of `metric` (its units): a smaller model may replace the best only when shown to
+    # be worse by less than this. Problems whose metric has no natural scale set `relative_margin`.
+    margin: ClassVar[float | None] = None
+    relative_margin: ClassVar[float] = 0.0
     input_dtype: ClassVar[str] = "float32"
 
     def __init__(self, **params: Any) -> None:
@@ -114,6 +118,10 @@ class Problem:
     def predict_raw(self, model: Any, raw: list[str]) -> list[str]:
         """Raw inputs -> readable predictions: what a served model answers."""
         return [str(y) for y in self.decode_y(model.predict(self.encode_x(raw), verbose=0))]
+
+    def equivalence_margin(self, best: float) -> float:
+        """The margin in the metric's units; `best` is the best candidate's mean (for a relative margin)."""
+        return float(self.margin) if self.margin is not None else self.relative_margin * abs(float(best))
 
     def better(self, a: float, b: float) -> bool:
         """True when score a is strictly better than score b in this problem's direction."""

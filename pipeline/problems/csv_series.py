@@ -29,6 +29,7 @@ class CsvSeries(Problem):
     output_activation = "linear"
     metric = "rmse"
     direction = "minimize"
+    relative_margin = 0.02  # equivalence margin: 2% of the best RMSE (the series' units vary)
 
     def validate(self) -> None:
         p = self.params

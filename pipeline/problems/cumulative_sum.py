@@ -13,6 +13,7 @@ class CumulativeSum(Problem):
     output_activation = "sigmoid"
     metric = "accuracy"
     direction = "maximize"
+    margin = 0.005  # equivalence margin, in the metric's units
 
     def validate(self):
         require_int(self.name, self.params, "length", 1)

@@ -13,6 +13,7 @@ class DampedSine(Problem):
     output_activation = "linear"
     metric = "mae"
     direction = "minimize"
+    margin = 0.002  # equivalence margin, in the metric's units
 
     def validate(self):
         p = self.params

@@ -13,6 +13,7 @@ class Echo(Problem):
     output_activation = "softmax"
     metric = "accuracy"
     direction = "maximize"
+    margin = 0.005  # equivalence margin, in the metric's units
 
     def validate(self):
         require_int(self.name, self.params, "length", 1)

@@ -13,6 +13,7 @@ class MovingSquare(Problem):
     output_activation = "sigmoid"
     metric = "accuracy"
     direction = "maximize"
+    margin = 0.005  # equivalence margin, in the metric's units
     input_dtype = "uint8"  # 5,000 videos of 50^3 pixels: 625 MB as uint8, 2.5 GB as float32
 
     def validate(self):

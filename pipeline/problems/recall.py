@@ -13,6 +13,7 @@ class Recall(Problem):
     output_activation = "softmax"
     metric = "exact_match"
     direction = "maximize"
+    margin = 0.01  # equivalence margin, in the metric's units
 
     def validate(self):
         require_int(self.name, self.params, "length", 1)

@@ -29,6 +29,7 @@ class ShapeGeneration(Problem):
     output_activation = "linear"
     metric = "mae"
     direction = "minimize"
+    margin = 0.005  # equivalence margin, in the metric's units
 
     @property
     def input_shape(self):

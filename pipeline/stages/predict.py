@@ -6,10 +6,12 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import UsageError
-from pipeline.problems import get_problem
-from pipeline.storage import DEFAULT_RUNS_DIR, tracker_for
+from pipeline.problems import PROBLEMS, get_problem
+from pipeline.settings import DEFAULT_RUNS_DIR
+from pipeline.storage import tracker_for
+from tracking.names import model_name
 from tracking.packaging import INPUT_COLUMN
-from tracking.registry import CHAMPION, Registry, load_model, model_name
+from tracking.registry import CHAMPION, Registry, alias_uri, load_model
 
 
 def read_inputs(inputs: list[str] | None, input_file: str | None) -> list[str]:
@@ -31,12 +33,13 @@ def read_inputs(inputs: list[str] | None, input_file: str | None) -> list[str]:
 def predict(problem: str, raw: list[str], alias: str = CHAMPION, tracking: str | None = None,
             runs_dir: Path = DEFAULT_RUNS_DIR) -> list[tuple[str, str]]:
     """(input, decoded prediction) pairs from models:/lstm-<problem>@<alias>."""
-    get_problem(problem) if problem != "csv" else None  # unknown problem -> clear error
+    if problem not in PROBLEMS:
+        get_problem(problem)  # unknown problem -> the error that lists the known ones
     tracker = tracker_for(tracking, runs_dir)
     name = model_name(problem)
     if Registry(tracker).alias(name, alias) is None:
         raise UsageError(f"no model '{name}' with alias '{alias}' in {tracker.uri}; "
                          f"run `make report PROBLEM={problem}` first")
-    model = load_model(f"models:/{name}@{alias}")
+    model = load_model(alias_uri(name, alias))
     outputs = model.predict(pd.DataFrame({INPUT_COLUMN: raw}))
     return list(zip(raw, [str(o) for o in outputs]))

@@ -1,33 +1,26 @@
-"""Report stage: re-evaluate the best candidates over many seeds on the test set, pick a winner with
-statistics, write the HTML/Markdown report, then finalize and register the winner."""
+"""Report stage: re-evaluate the best candidates over many fresh seeds on the test set, pick a winner
+with statistics, write the HTML/Markdown report, then finalize and register the winner."""
 from __future__ import annotations
 
 import html
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import optuna
-from tqdm import tqdm
 
-from pipeline import references
+from pipeline.candidates import Candidate, evaluate_candidates, select_candidates, tuned_studies
+from pipeline.champion import Finalized, finalize
 from pipeline.errors import UsageError
-from pipeline.settings import JobSettings
-from pipeline.problems import Problem, Splits, get_problem
+from pipeline.problems import PROBLEMS, Problem, Splits, get_problem
+from pipeline.problems.data_spec import DataSpec
 from pipeline.seeding import report_seeds
-from pipeline.architectures import resolve
-from pipeline.stages.finalize import Finalized, config_key, finalize
-from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
-from pipeline.multi_seed import SeedListener, train_seeds
-from pipeline.training import SeedRun
+from pipeline.settings import JobSettings
+from pipeline.storage import silence_optuna
 from reports import diagnostics, plots
 from reports.html import Section, table_html, table_markdown, write_report
 from reports.stats import compare
-from search_spaces.loader import load_space
-
-REFERENCE = "reference"
+from tracking.names import experiment_name
 
 
 @dataclass
@@ -38,22 +31,6 @@ class ReportSettings(JobSettings):
     out_dir: Path = Path("reports/out")
     alpha: float = 0.05
     register: bool = True
-
-
-@dataclass
-class Candidate:
-    name: str
-    architecture: str
-    hp: dict[str, Any]
-    study: str | None = None
-    trial: int | None = None
-    tuning_value: float | None = None
-    runs: list[SeedRun] = field(default_factory=list)
-    test_scores: list[float] = field(default_factory=list)
-
-    @property
-    def n_params(self) -> int:
-        return self.runs[0].n_params if self.runs else 0
 
 
 @dataclass
@@ -69,88 +46,24 @@ class ReportResult:
     finalized: Finalized | None
 
 
-def tuned_studies(problem: str, storage) -> list[optuna.Study]:
-    """Every study of the problem in the storage that holds at least one complete trial."""
-    studies = []
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        if summary.user_attrs.get("problem") != problem:
-            continue
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-            studies.append(study)
-    return studies
-
-
-def select_candidates(problem: Problem, studies: list[optuna.Study], top_k: int) -> list[Candidate]:
-    """The top K complete trials across all studies (architectures compete), plus the reference."""
-    trials = [(study, t) for study in studies for t in study.get_trials(deepcopy=False)
-              if t.state == optuna.trial.TrialState.COMPLETE and "hp" in t.user_attrs]
-    trials.sort(key=lambda st: st[1].value, reverse=problem.direction == "maximize")
-    native = references.native(problem.name)
-    ref_hp = references.reference_config(problem.name, load_space(native, problem.name))
-    ref_key = config_key(native, resolve(ref_hp))
-    candidates: list[Candidate] = []
-    seen: set[str] = set()
-    for study, t in trials:
-        arch = study.user_attrs["architecture"]
-        key = config_key(arch, resolve(t.user_attrs["hp"]))
-        if key in seen:
-            continue
-        seen.add(key)
-        name = f"{arch}#{t.number}" if key != ref_key else f"{REFERENCE} ({arch}#{t.number})"
-        candidates.append(Candidate(name, arch, dict(t.user_attrs["hp"]), study.study_name, t.number, t.value))
-        if len(candidates) == top_k:
-            break
-    if ref_key not in seen:
-        candidates.append(Candidate(REFERENCE, native, ref_hp))
-    return candidates
-
-
-def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.Study], dict[str, Any]]:
+def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.Study], DataSpec]:
     """The problem and data the studies were tuned on, and the studies; a clear error if none."""
-    storage = optuna_storage(settings.storage, settings.runs_dir)
-    get_problem(settings.problem)  # unknown problem -> clear error before anything else
-    studies = tuned_studies(settings.problem, storage)
+    if settings.problem not in PROBLEMS:
+        get_problem(settings.problem)  # unknown problem -> the error that lists the known ones
+    studies = tuned_studies(settings.problem, settings.study_storage())
     if not studies:
         raise UsageError(f"problem '{settings.problem}' has no finished trials yet; "
                          f"run `make tune PROBLEM={settings.problem}` first")
-    data = studies[0].user_attrs["data"]
-    problem = get_problem(settings.problem, **data["params"])
-    return problem, problem.splits(seed=data["seed"], **data["sizes"]), studies, data
-
-
-class _TestScorer(SeedListener):
-    """Scores each finished seed run on the test set, drops its model and advances the progress bar."""
-
-    def __init__(self, problem: Problem, splits: Splits, candidate: Candidate, bar: tqdm) -> None:
-        self.problem, self.splits, self.candidate, self.bar = problem, splits, candidate, bar
-
-    def finished(self, index: int, run: SeedRun) -> None:
-        scores = self.problem.evaluate(run.model, self.splits.x_test, self.splits.y_test)
-        self.candidate.test_scores.append(float(scores[self.problem.metric]))
-        run.model = None
-        self.candidate.runs.append(run)
-        self.bar.set_postfix(candidate=self.candidate.name, refresh=False)
-        self.bar.update(1)
-
-
-def evaluate_candidates(problem: Problem, splits: Splits, candidates: list[Candidate], seeds: list[int],
-                        progress: bool, fuse: bool = True) -> None:
-    """Train each candidate on each seed (early stopping on validation) and score it on the test set."""
-    bar = tqdm(total=len(candidates) * len(seeds), desc="re-evaluating", unit="run", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
-    for candidate in candidates:
-        train_seeds(problem, candidate.architecture, candidate.hp, seeds, (splits.x_train, splits.y_train),
-                    (splits.x_val, splits.y_val), listener=_TestScorer(problem, splits, candidate, bar),
-                    keep_models=True, fuse=fuse)
-    bar.close()
+    data = DataSpec.from_dict(studies[0].user_attrs["data"])
+    problem = get_problem(settings.problem, **data.params)
+    return problem, data.splits(problem), studies, data
 
 
 def report(settings: ReportSettings) -> ReportResult:
     if settings.top_k < 1 or settings.repeats < 2:
         raise UsageError("TOP_K must be at least 1 and REPEATS at least 2")
     problem, splits, studies, data_spec = load_tuned(settings)
-    tracker = tracker_for(settings.tracking, settings.runs_dir)
+    tracker = settings.tracker()
     silence_optuna()
     candidates = select_candidates(problem, studies, settings.top_k)
     seeds = report_seeds(settings.repeats)
@@ -161,7 +74,7 @@ def report(settings: ReportSettings) -> ReportResult:
                          alpha=settings.alpha, paired=True)
     winner = next(c for c in candidates if c.name == comparison.winner)
 
-    experiment_id = tracker.experiment_id(f"lstm-{problem.name}")
+    experiment_id = tracker.experiment_id(experiment_name(problem.name))
     run_id = tracker.start_run(experiment_id, f"report-{problem.name}", "report",
                                tags={"problem": problem.name, "winner": winner.name},
                                params={"top_k": settings.top_k, "repeats": settings.repeats, "alpha": settings.alpha,
@@ -171,7 +84,7 @@ def report(settings: ReportSettings) -> ReportResult:
     sections = _sections(problem, candidates, comparison, studies)
     finalized = None
     if settings.register:
-        finalized = finalize(problem, splits, data_spec, winner, comparison, seeds, tracker, experiment_id,
+        finalized = finalize(problem, splits, data_spec, winner, comparison.rule, seeds, tracker, experiment_id,
                              run_id, alpha=settings.alpha)
         sections.append(_registry_section(finalized))
     out_dir = settings.out_dir / problem.name

@@ -1,4 +1,4 @@
-"""Scheduled retuning (the book's update process) as one unattended job.
+"""Retune stage: the book's update process as one unattended job (orchestration only).
 
 1. new data (a fresh generator seed, or a newer CSV), versioned and recorded in MLflow;
 2. the champion evaluated on it (the skill trend across retunes);
@@ -9,6 +9,9 @@
    over repeated seeds on the same recent test data, with the report stage's statistics;
 5. the winner becomes champion only when significantly better than the baseline; otherwise it is
    kept as challenger with the evidence; the old champion stays as `previous` (rollback).
+
+A candidate that continues the champion's weights is registered with the champion's configuration;
+how it was produced (the candidate, its extra epochs) is recorded beside it (pipeline.champion).
 """
 from __future__ import annotations
 
@@ -17,28 +20,29 @@ import json
 import sys
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 from tqdm import tqdm
 
+from pipeline.champion import RETUNE_ROLE, ChampionRecord, raw_examples, record_decision, register
+from pipeline.champion.updates import BASELINE, Plan, candidate_plans, old_plus_new, winner_record
 from pipeline.errors import UsageError
-from pipeline.settings import JobSettings
 from pipeline.locking import job_lock
+from pipeline.multi_seed import train_seeds
 from pipeline.objective import Objective, StudyContext
 from pipeline.problems import Problem, Splits, problem_from_state
-from pipeline.stages.finalize import config_key, raw_examples
+from pipeline.problems.data_spec import DataSpec
 from pipeline.seeding import retune_seeds, tuning_seeds
-from pipeline.storage import DEFAULT_RUNS_DIR, optuna_storage, silence_optuna, tracker_for
-from pipeline.multi_seed import train_seeds
+from pipeline.settings import JobSettings
+from pipeline.storage import silence_optuna
+from pipeline.studies import trial_logging
 from reports.stats import compare, significantly_better
 from search_spaces.loader import load_space
+from tracking.names import experiment_name, model_name
 from tracking.packaging import load_parts, log_problem_model
-from tracking.registry import CHALLENGER, CHAMPION, Registry, model_name
-
-BASELINE = "baseline (champion + extra epochs on old data)"
+from tracking.registry import CHAMPION, Registry, alias_uri
 
 
 @dataclass
@@ -64,6 +68,15 @@ class RetuneResult:
     run_id: str | None
 
 
+@dataclass(frozen=True)
+class Champion:
+    """The current champion: its version, registry record and Keras model."""
+
+    version: str
+    record: ChampionRecord
+    model: Any
+
+
 def fingerprint(splits: Splits) -> str:
     digest = hashlib.sha256()
     for array in (splits.x_train, splits.y_train, splits.x_val, splits.y_val, splits.x_test, splits.y_test):
@@ -77,36 +90,38 @@ def retune(settings: RetuneSettings) -> RetuneResult:
 
 
 def _retune(settings: RetuneSettings) -> RetuneResult:
-    tracker = tracker_for(settings.tracking, settings.runs_dir)
+    tracker = settings.tracker()
     registry = Registry(tracker)
     name = model_name(settings.problem)
-    champion = registry.alias(name, CHAMPION)
-    if champion is None:
-        raise UsageError(f"no champion of '{settings.problem}' to retune; run `make report PROBLEM={settings.problem}` first")
+    version = registry.alias(name, CHAMPION)
+    if version is None:
+        raise UsageError(f"no champion of '{settings.problem}' to retune; "
+                         f"run `make report PROBLEM={settings.problem}` first")
     silence_optuna()
-    keras_model, state = load_parts(f"models:/{name}@{CHAMPION}")
-    architecture, hp = json.loads(champion.tags["config"])
-    data_spec = json.loads(champion.tags["data"])
+    keras_model, state = load_parts(alias_uri(name, CHAMPION))
+    champion = Champion(str(version.version), ChampionRecord.from_tags(version.tags), keras_model)
     old_problem = problem_from_state(state)
-    old = old_problem.splits(seed=data_spec["seed"], **data_spec["sizes"])
-    experiment_id = tracker.experiment_id(f"lstm-{settings.problem}")
-    previous = tracker.client.search_runs([experiment_id], "tags.role = 'retune'", max_results=1000)
+    old = champion.record.data.splits(old_problem)
+    experiment_id = tracker.experiment_id(experiment_name(settings.problem))
+    previous = tracker.runs(experiment_id, RETUNE_ROLE)
 
-    problem, new, new_seed = _new_data(settings, old_problem, data_spec, previous)
+    problem, new, new_seed = _new_data(settings, old_problem, champion.record.data, previous)
     data_hash = fingerprint(new)
     if data_hash == fingerprint(old) or any(r.data.tags.get("data_hash") == data_hash for r in previous):
         return RetuneResult(settings.problem, f"nothing changed (data {data_hash} already seen): champion "
                             f"v{champion.version} kept", False, None, None, None, None)
 
-    run_id = tracker.start_run(experiment_id, f"retune-{settings.problem}", "retune",
+    run_id = tracker.start_run(experiment_id, f"retune-{settings.problem}", RETUNE_ROLE,
                                tags={"problem": settings.problem, "data_hash": data_hash, "data.seed": new_seed,
                                      "champion_version": champion.version},
                                params={"repeats": settings.repeats, "extra_epochs": settings.extra_epochs,
                                        "trials": settings.trials, "data": json.dumps(problem.describe(), default=str),
                                        "n_train": len(new.x_train), "n_test": len(new.x_test)})
+    new_data = DataSpec(problem.params, {"n_train": len(new.x_train), "n_val": len(new.x_val),
+                                         "n_test": len(new.x_test)}, new_seed)
     try:
         result = _evaluate_and_decide(settings, tracker, registry, run_id, experiment_id, problem, old, new,
-                                      keras_model, architecture, hp, champion, len(previous))
+                                      new_data, champion, len(previous))
     except BaseException as exc:
         tracker.end_run(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
                         {"reason": f"{type(exc).__name__}: {exc}"[:500]})
@@ -115,7 +130,7 @@ def _retune(settings: RetuneSettings) -> RetuneResult:
     return result
 
 
-def _new_data(settings: RetuneSettings, old_problem: Problem, data_spec: dict, previous: list):
+def _new_data(settings: RetuneSettings, old_problem: Problem, data: DataSpec, previous: list):
     if old_problem.name == "csv":
         if "path" not in settings.data:
             raise UsageError("retune of csv needs DATA=\"path=<newer file>.csv\"")
@@ -126,40 +141,22 @@ def _new_data(settings: RetuneSettings, old_problem: Problem, data_spec: dict, p
     used = {int(r.data.tags["data.seed"]) for r in previous if r.data.tags.get("data.seed", "").isdigit()}
     seed = settings.data_seed
     if seed is None:
-        seed = max(used | {int(data_spec["seed"])}) + 1
-    return old_problem, old_problem.splits(seed=seed, **data_spec["sizes"]), seed
+        seed = max(used | {data.seed or 0}) + 1
+    return old_problem, old_problem.splits(seed=seed, **data.sizes), seed
 
 
-def _evaluate_and_decide(settings, tracker, registry, run_id, experiment_id, problem: Problem, old: Splits,
-                         new: Splits, keras_model, architecture: str, hp: dict, champion, index: int) -> RetuneResult:
-    metric = problem.metric
-    champion_score = float(problem.evaluate(keras_model, new.x_test, new.y_test)[metric])
+def _evaluate_and_decide(settings: RetuneSettings, tracker, registry: Registry, run_id: str, experiment_id: str,
+                         problem: Problem, old: Splits, new: Splits, new_data: DataSpec, champion: Champion,
+                         index: int) -> RetuneResult:
+    metric, architecture, hp = problem.metric, champion.record.architecture, champion.record.hp
+    champion_score = float(problem.evaluate(champion.model, new.x_test, new.y_test)[metric])
     tracker.log_metrics(run_id, {f"champion_test_{metric}": champion_score}, step=index)
-    weights = keras_model.get_weights()
-    both = (np.concatenate([old.x_train, new.x_train]), np.concatenate([old.y_train, new.y_train]))
-    val = (new.x_val, new.y_val)
-    extra = {**hp, "epochs": settings.extra_epochs, "patience": 0}
-    tuned_hp = _warm_started_study(settings, tracker, experiment_id, run_id, problem, architecture, hp, both, new)
-    plans = {  # name -> (hyperparameters, training data, start from the champion's weights?)
-        BASELINE: (extra, (old.x_train, old.y_train), True),
-        "continue on new data": (extra, (new.x_train, new.y_train), True),
-        "continue on old + new data": (extra, both, True),
-        "new model, champion's configuration, old + new data": (hp, both, False),
-    }
-    if tuned_hp is not None and config_key(architecture, tuned_hp) != config_key(architecture, hp):
-        plans["new model, retuned configuration, old + new data"] = (tuned_hp, both, False)
+    both = old_plus_new(old, new)
+    tuned_hp = _warm_started_study(settings, tracker, experiment_id, run_id, problem, architecture, hp, both)
+    plans = candidate_plans(architecture, hp, tuned_hp, settings.extra_epochs, old, new, both)
     seeds = retune_seeds(settings.repeats)
-    scores: dict[str, list[float]] = {}
-    first_models: dict[str, Any] = {}
-    bar = tqdm(total=len(plans) * len(seeds), desc="retune candidates", unit="run", file=sys.stderr,
-               disable=not settings.progress, dynamic_ncols=True)
-    for name, (cand_hp, train, warm) in plans.items():
-        runs = train_seeds(problem, architecture, cand_hp, seeds, train, val, keep_models=True,
-                           initial_weights=weights if warm else None, fuse=settings.fuse)
-        scores[name] = [float(problem.evaluate(run.model, new.x_test, new.y_test)[metric]) for run in runs]
-        first_models[name] = (runs[0].model, cand_hp)
-        bar.update(len(runs))
-    bar.close()
+    scores, models = _train_candidates(settings, problem, architecture, plans, champion.model.get_weights(), seeds,
+                                       new)
     comparison = compare(scores, problem.direction, alpha=settings.alpha, paired=True)
     winner = comparison.winner
     tracker.log_dict(run_id, comparison.to_dict(), "statistics.json")
@@ -173,94 +170,62 @@ def _evaluate_and_decide(settings, tracker, registry, run_id, experiment_id, pro
         return RetuneResult(problem.name, decision, False, None, champion_score, None, run_id)
     evidence = significantly_better(scores[winner], scores[BASELINE], problem.direction, alpha=settings.alpha,
                                     paired=True)
-    model, cand_hp = first_models[winner]
+    model = models[winner]
     examples = raw_examples(problem, new.x_test[:3])
     outputs = [str(y) for y in problem.decode_y(model.predict(new.x_test[:3], verbose=0))]
     uri = log_problem_model(tracker, run_id, model, problem.state(), examples, outputs)
+    record = winner_record(winner, plans[winner], architecture, problem, scores[winner], seeds, new_data, run_id,
+                           champion.version, evidence.p_value)
     name = model_name(problem.name)
-    tags = {"architecture": architecture, "config": config_key(architecture, cand_hp), "metric": metric,
-            "direction": problem.direction, "test_scores": json.dumps(scores[winner]), "seeds": json.dumps(seeds),
-            "test_mean": float(np.mean(scores[winner])), "test_std": float(np.std(scores[winner], ddof=1)),
-            "retune_run": run_id, "candidate": winner, "vs_baseline_p": evidence.p_value,
-            "vs_champion": champion.version,
-            "data": json.dumps({"params": problem.params, "sizes": {"n_train": len(new.x_train),
-                                "n_val": len(new.x_val), "n_test": len(new.x_test)},
-                                "seed": tracker.client.get_run(run_id).data.tags.get("data.seed", 0)}, default=str)}
-    version = registry.register(name, uri, run_id, tags).version
+    version, _ = register(registry, name, uri, run_id, record, promote=evidence.better)
     if evidence.better:
-        registry.promote(name, version)
         decision = (f"v{version} ({winner}) promoted to champion: significantly better than the fair baseline "
                     f"({evidence.test}, p={evidence.p_value:.3g}); v{champion.version} is now 'previous'")
     else:
-        registry.set_alias(name, CHALLENGER, version)
         decision = (f"v{version} ({winner}) kept as challenger: not significantly better than the fair baseline "
                     f"({evidence.test}, p={evidence.p_value:.3g}); champion v{champion.version} kept")
-    registry.set_version_tags(name, version, {"decision": decision})
+    record_decision(registry, name, version, decision)
     tracker.set_tags(run_id, {"winner": winner, "p_value": evidence.p_value, "new_version": version})
     tracker.log_metrics(run_id, {"p_value": evidence.p_value})
     return RetuneResult(problem.name, decision, evidence.better, version, champion_score, evidence.p_value, run_id)
 
 
-def _warm_started_study(settings, tracker, experiment_id, parent, problem, architecture, hp, both, new):
+def _train_candidates(settings: RetuneSettings, problem: Problem, architecture: str, plans: dict[str, Plan],
+                      weights: list, seeds: list[int], new: Splits) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Each plan over the seeds, scored on the new test data; its first seed's model, by name."""
+    scores: dict[str, list[float]] = {}
+    models: dict[str, Any] = {}
+    bar = tqdm(total=len(plans) * len(seeds), desc="retune candidates", unit="run", file=sys.stderr,
+               disable=not settings.progress, dynamic_ncols=True)
+    for name, plan in plans.items():
+        runs = train_seeds(problem, architecture, plan.hp, seeds, plan.train, (new.x_val, new.y_val),
+                           keep_models=True, initial_weights=weights if plan.warm else None, fuse=settings.fuse)
+        scores[name] = [float(problem.evaluate(run.model, new.x_test, new.y_test)[problem.metric]) for run in runs]
+        models[name] = runs[0].model
+        bar.update(len(runs))
+    bar.close()
+    return scores, models
+
+
+def _warm_started_study(settings: RetuneSettings, tracker, experiment_id: str, parent: str, problem: Problem,
+                        architecture: str, hp: dict[str, Any], both: Splits) -> dict[str, Any] | None:
     """A short study on old + new data, the champion's configuration enqueued first; its best hp."""
     if settings.trials < 1:
         return None
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     space = load_space(architecture, problem.name)
-    study = optuna.create_study(storage=optuna_storage(settings.storage, settings.runs_dir),
+    study = optuna.create_study(storage=settings.study_storage(),
                                 study_name=f"{problem.name}-{architecture}-retune-{parent[:8]}",
                                 direction=problem.direction,
                                 sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3))
     study.set_user_attr("retune_of", problem.name)
     study.enqueue_trial(space.restrict(hp))
-    splits = Splits(both[0], both[1], new.x_val, new.y_val, new.x_test, new.y_test)
-    ctx = StudyContext(problem, splits, architecture, space, tuning_seeds(0, settings.tune_seeds), tracker,
-                       experiment_id, parent, study.study_name, tags={"problem": problem.name,
-                                                                     "architecture": architecture})
+    trial_log = trial_logging(tracker, experiment_id, parent, study.study_name, problem.metric,
+                              {"problem": problem.name, "architecture": architecture})
+    ctx = StudyContext(problem, both, architecture, space, tuning_seeds(0, settings.tune_seeds), trial_log,
+                       fuse=settings.fuse)
     study.optimize(Objective(ctx), n_trials=settings.trials, catch=(Exception,))
     try:
         return {**hp, **study.best_trial.user_attrs["hp"]}
     except ValueError:
         return None
-
-
-def rollback(problem: str, tracking: str | None = None, runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
-    """Swap `champion` and `previous`: the previous champion serves again (run twice to undo)."""
-    from tracking.registry import PREVIOUS
-
-    registry = Registry(tracker_for(tracking, runs_dir))
-    name = model_name(problem)
-    current, previous = registry.alias(name, CHAMPION), registry.alias(name, PREVIOUS)
-    if previous is None or current is None:
-        raise UsageError(f"'{name}' has no previous champion to roll back to")
-    registry.set_alias(name, CHAMPION, previous.version)
-    registry.set_alias(name, PREVIOUS, current.version)
-    registry.set_version_tags(name, current.version, {"rolled_back": "true"})
-    return f"{name}: champion is v{previous.version} again (v{current.version} is now 'previous')"
-
-
-def history(problem: str, tracking: str | None = None, runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
-    """Registry versions with aliases and scores, then each retune's decision."""
-    tracker = tracker_for(tracking, runs_dir)
-    name = model_name(problem)
-    versions = Registry(tracker).versions(name)
-    if not versions:
-        raise UsageError(f"no registered versions of '{name}' yet")
-    lines = [f"{name}", f"{'version':>7}  {'aliases':<22} {'test mean ± std':>18}  {'architecture':<16} decision"]
-    for v in versions:
-        t = v.tags
-        score = f"{float(t['test_mean']):.4f} ± {float(t['test_std']):.4f}" if "test_mean" in t else "—"
-        decision = t.get("decision") or ("first registration / report" if "report_run" in t else "")
-        lines.append(f"{v.version:>7}  {','.join(v.aliases) or '-':<22} {score:>18}  {t.get('architecture', ''):<16} "
-                     f"{decision}")
-    exp = tracker.client.get_experiment_by_name(f"lstm-{problem}")
-    if exp is not None:
-        runs = tracker.client.search_runs([exp.experiment_id], "tags.role = 'retune'", order_by=["start_time ASC"])
-        if runs:
-            lines.append("\nretunes:")
-        for r in runs:
-            champ = next((v for k, v in r.data.metrics.items() if k.startswith("champion_test_")), None)
-            lines.append(f"  {r.info.run_name} {r.info.status:<8} data {r.data.tags.get('data_hash', '?')} "
-                         f"champion score {champ if champ is None else round(champ, 4)}: "
-                         f"{r.data.tags.get('decision') or r.data.tags.get('reason', '')}")
-    return "\n".join(lines)

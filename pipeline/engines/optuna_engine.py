@@ -1,0 +1,33 @@
+"""Optuna engine: TPE picks the configurations, the seed-aware pruner and racing stop poor trials;
+one process runs `study.optimize`, or local worker processes share the study."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import optuna
+
+from pipeline.engines import OPTUNA, STARTUP_TRIALS, Engine
+from pipeline.objective import Objective, StudyContext
+from pipeline.progress import Progress, count_finished
+from pipeline.workers import run_workers
+
+if TYPE_CHECKING:
+    from pipeline.stages.tune import TuneSettings
+
+
+class OptunaEngine(Engine):
+    name = OPTUNA
+
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        # constant_liar: workers sharing the study don't all pick next to the same running trial
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS, multivariate=True,
+                                          constant_liar=True)
+
+    def run(self, study: optuna.Study, ctx: StudyContext, settings: TuneSettings, timeout: float | None,
+            progress: Progress) -> None:
+        if settings.workers > 1:
+            run_workers(settings, ctx.architecture, count_finished(study) + settings.trials, timeout, study,
+                        progress)
+            return
+        study.optimize(Objective(ctx), n_trials=settings.trials, timeout=timeout, callbacks=[progress],
+                       catch=(Exception,), gc_after_trial=False)

@@ -1,0 +1,69 @@
+"""Local worker processes sharing one study: each opens the study itself and runs trials until the
+target is reached; the launcher shows their trials on its progress bar."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import optuna
+import tensorflow as tf
+
+from pipeline import interrupts
+from pipeline.objective import Objective
+from pipeline.progress import FINISHED, Progress, count_finished
+from pipeline.studies import open_study, session
+
+if TYPE_CHECKING:
+    from pipeline.stages.tune import TuneSettings
+
+
+def run_workers(settings: TuneSettings, arch: str, target: int, timeout: float | None, study: optuna.Study,
+                progress: Progress) -> None:
+    """Start `workers` processes on the study until `target` trials have finished; show progress."""
+    context = multiprocessing.get_context("spawn")
+    worker_settings = replace(settings, architectures=arch, workers=1, progress=False)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # not on macOS
+    threads = max(1, cores // settings.workers)
+    procs = [context.Process(target=_worker_main, args=(worker_settings, arch, target, timeout, threads),
+                             daemon=False) for _ in range(settings.workers)]
+    for proc in procs:
+        proc.start()
+    try:
+        seen = count_finished(study)
+        while any(p.is_alive() for p in procs):
+            time.sleep(1.0)
+            trials = study.get_trials(deepcopy=False, states=FINISHED)
+            for trial in sorted(trials, key=lambda t: t.number)[seen:]:
+                progress(study, trial)
+            seen = len(trials)
+    finally:
+        for proc in procs:
+            proc.join()
+    failed = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+    if failed:
+        progress.write(f"  {len(failed)} worker(s) exited with codes {failed}; their trials are retried "
+                       "on the next run")
+
+
+def _worker_main(settings: TuneSettings, arch: str, target: int, timeout: float | None, threads: int) -> None:
+    """One worker process: trials on the shared study until `target` have finished (or are running).
+
+    Local workers share the cores: each gets its share of TensorFlow threads, so that they don't
+    compete for the same cores (small LSTM steps gain little from a second thread anyway).
+    """
+    interrupts.install()
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    pair = open_study(session(settings), arch)
+    pair.ctx.deadline = None if timeout is None else time.monotonic() + timeout
+    stop = optuna.study.MaxTrialsCallback(target, states=FINISHED + (optuna.trial.TrialState.RUNNING,))
+    if count_finished(pair.study, running=True) >= target:
+        return
+    try:
+        pair.study.optimize(Objective(pair.ctx), n_trials=None, timeout=timeout, callbacks=[stop],
+                            catch=(Exception,), gc_after_trial=False)
+    except KeyboardInterrupt:
+        pass

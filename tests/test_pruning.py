@@ -1,0 +1,53 @@
+"""The seed-aware pruner: the median rule, never on the first seed nor in a seed's first half of epochs."""
+import optuna
+import pytest
+
+from pipeline.errors import UsageError
+from pipeline.pruning import SeedAwarePruner, make_pruner
+
+MAX_EPOCHS = 4
+SEEDS = 2
+
+
+def study_with_history(complete: int = 5) -> optuna.Study:
+    """`complete` finished trials that reported 0.9 at every step of two seeds (maximize)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("median", MAX_EPOCHS))
+    steps = {step: 0.9 for step in range(SEEDS * MAX_EPOCHS)}
+    for _ in range(complete):
+        study.add_trial(optuna.trial.create_trial(value=0.9, intermediate_values=steps))
+    return study
+
+
+def pruned_at(study: optuna.Study, step: int, value: float = 0.1) -> bool:
+    trial = study.ask()
+    trial.report(value, step)
+    return trial.should_prune()
+
+
+def test_make_pruner_names():
+    assert isinstance(make_pruner("median", MAX_EPOCHS), SeedAwarePruner)
+    assert isinstance(make_pruner("none", MAX_EPOCHS), optuna.pruners.NopPruner)
+    with pytest.raises(UsageError, match="unknown pruner 'nope'; choose one of: median, none"):
+        make_pruner("nope", MAX_EPOCHS)
+
+
+def test_never_on_the_first_seed():
+    study = study_with_history()
+    assert not any(pruned_at(study, step) for step in range(MAX_EPOCHS))
+
+
+def test_never_in_the_first_half_of_a_seed():
+    study = study_with_history()
+    # second seed: step 4 + epoch; epochs 0 and 1 of 4 are the first half
+    assert [pruned_at(study, MAX_EPOCHS + epoch) for epoch in range(MAX_EPOCHS)] == [False, False, True, True]
+
+
+def test_a_good_running_mean_or_too_few_trials_go_on():
+    assert not pruned_at(study_with_history(), MAX_EPOCHS + 3, value=0.95)
+    assert not pruned_at(study_with_history(complete=4), MAX_EPOCHS + 3)
+
+
+def test_no_report_no_prune():
+    study = study_with_history()
+    assert not study.ask().should_prune()
