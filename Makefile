@@ -21,6 +21,7 @@ REPORT ?= 1
 FUSE ?= 1
 TOP_K ?=
 REPEATS ?=
+MARGIN ?=
 INPUT ?=
 INPUT_FILE ?=
 HOST ?= 127.0.0.1
@@ -48,10 +49,12 @@ tune: $(STAMP)
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \
-		$(if $(filter 0 no false,$(REPORT)),--no-report) $(NOFUSE) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS))
+		$(if $(filter 0 no false,$(REPORT)),--no-report) $(NOFUSE) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS)) \
+		$(call opt,--margin,$(MARGIN))
 
 report: $(STAMP)
 	$(PY) -m pipeline.cli report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
+		$(call opt,--margin,$(MARGIN)) \
 		$(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 predict: $(STAMP)

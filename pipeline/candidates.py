@@ -2,6 +2,7 @@
 book's reference configuration), and their re-evaluation over fresh seeds, scored on the test set."""
 from __future__ import annotations
 
+import math
 import sys
 
 import optuna
@@ -10,6 +11,7 @@ from tqdm import tqdm
 from pipeline import references
 from pipeline.architectures import resolve
 from pipeline.champion.candidate import Candidate, config_key
+from pipeline.champion.record import ChampionRecord
 from pipeline.multi_seed import SeedListener, train_seeds
 from pipeline.problems import Problem, Splits
 from pipeline.training import SeedRun
@@ -17,7 +19,7 @@ from search_spaces.loader import load_space
 
 REFERENCE = "reference"
 
-__all__ = ["REFERENCE", "Candidate", "evaluate_candidates", "select_candidates", "tuned_studies"]
+__all__ = ["REFERENCE", "Candidate", "add_champion", "evaluate_candidates", "select_candidates", "tuned_studies"]
 
 
 def tuned_studies(problem: str, storage) -> list[optuna.Study]:
@@ -57,6 +59,18 @@ def select_candidates(problem: Problem, studies: list[optuna.Study], top_k: int)
     return candidates
 
 
+def add_champion(candidates: list[Candidate], version: str, record: ChampionRecord) -> list[Candidate]:
+    """The current champion's configuration among the candidates (re-evaluated on the same seeds and test
+    data as the others, so the promotion test compares like with like): marks the candidate that already
+    is its configuration, or adds it as "champion v<version>"."""
+    for c in candidates:
+        if config_key(c.architecture, resolve(c.hp)) == config_key(record.architecture, resolve(record.hp)):
+            c.champion = version
+            return candidates
+    return candidates + [Candidate(f"champion v{version}", record.architecture, dict(record.hp), record.study,
+                                   record.trial, champion=version)]
+
+
 class _TestScorer(SeedListener):
     """Scores each finished seed run on the test set, drops its model and advances the progress bar."""
 
@@ -64,8 +78,11 @@ class _TestScorer(SeedListener):
         self.problem, self.splits, self.candidate, self.bar = problem, splits, candidate, bar
 
     def finished(self, index: int, run: SeedRun) -> None:
-        scores = self.problem.evaluate(run.model, self.splits.x_test, self.splits.y_test)
-        self.candidate.test_scores.append(float(scores[self.problem.metric]))
+        if run.failure:
+            self.candidate.test_scores.append(math.nan)  # reports.stats.fill_failed decides what it scores
+        else:
+            scores = self.problem.evaluate(run.model, self.splits.x_test, self.splits.y_test)
+            self.candidate.test_scores.append(float(scores[self.problem.metric]))
         run.model = None
         self.candidate.runs.append(run)
         self.bar.set_postfix(candidate=self.candidate.name, refresh=False)
@@ -74,11 +91,12 @@ class _TestScorer(SeedListener):
 
 def evaluate_candidates(problem: Problem, splits: Splits, candidates: list[Candidate], seeds: list[int],
                         progress: bool, fuse: bool = True) -> None:
-    """Train each candidate on each seed (early stopping on validation) and score it on the test set."""
+    """Train each candidate on each seed (early stopping on validation) and score it on the test set; a
+    diverging seed is recorded (its score nan, its reason in the candidate's failures), not a crash."""
     bar = tqdm(total=len(candidates) * len(seeds), desc="re-evaluating", unit="run", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
     for candidate in candidates:
         train_seeds(problem, candidate.architecture, candidate.hp, seeds, (splits.x_train, splits.y_train),
                     (splits.x_val, splits.y_val), listener=_TestScorer(problem, splits, candidate, bar),
-                    keep_models=True, fuse=fuse)
+                    keep_models=True, fuse=fuse, record_failures=True)
     bar.close()

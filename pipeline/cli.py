@@ -45,6 +45,16 @@ def _job(args: argparse.Namespace) -> dict:
             "progress": not getattr(args, "no_progress", False), "fuse": not getattr(args, "no_fuse", False)}
 
 
+def _repeats(text: str) -> int | str:
+    """REPEATS: a whole number of seeds, or auto."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or auto, not {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstm-tune", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,13 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="KerasTuner's search with --engine keras-tuner (default random)")
 
     tune.add_argument("--no-report", action="store_true", help="do not run the report stage at the end")
-    tune.add_argument("--report-seeds", type=int, default=10, help="seeds per candidate in the final report")
+    tune.add_argument("--report-seeds", type=_repeats, default=10,
+                      help="seeds per candidate in the final report, or auto (default 10)")
     tune.add_argument("--top-k", type=int, default=3, help="candidates in the final report")
+    tune.add_argument("--margin", type=float, help="equivalence margin of the report (default: the problem's)")
 
     report = sub.add_parser("report", help="re-evaluate the best trials, pick a winner, register it")
     report.add_argument("--problem", required=True)
     report.add_argument("--top-k", type=int, default=5, help="best trials across studies (default 5)")
-    report.add_argument("--repeats", type=int, default=30, help="seeds per candidate (default 30)")
+    report.add_argument("--repeats", type=_repeats, default=30,
+                        help="seeds per candidate, or auto: a pilot picks enough to detect the margin (default 30)")
+    report.add_argument("--margin", type=float, help="equivalence margin in the metric's units (default: the "
+                        "problem's)")
     report.add_argument("--no-register", action="store_true")
     _job_options(report)
 
@@ -129,13 +144,15 @@ def run(args: argparse.Namespace) -> int:
             from pipeline.stages.report import ReportSettings, format_result, report
 
             print(format_result(report(ReportSettings(
-                problem=args.problem, top_k=args.top_k, repeats=args.report_seeds, **_job(args)))))
+                problem=args.problem, top_k=args.top_k, repeats=args.report_seeds, margin=args.margin,
+                **_job(args)))))
         return 0
     if args.command == "report":
         from pipeline.stages.report import ReportSettings, format_result, report
 
         print(format_result(report(ReportSettings(
-            problem=args.problem, top_k=args.top_k, repeats=args.repeats, register=not args.no_register,
+            problem=args.problem, top_k=args.top_k, repeats=args.repeats, margin=args.margin,
+            register=not args.no_register,
             **_job(args)))))
         return 0
     if args.command == "predict":

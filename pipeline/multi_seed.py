@@ -64,8 +64,13 @@ class Listeners(SeedListener):
 
 def train_seeds(problem: Problem, architecture: str, hp: dict[str, Any], seeds: Sequence[int], train: Arrays,
                 val: Arrays | None = None, listener: SeedListener | None = None, keep_models: bool = False,
-                fuse: bool = True, initial_weights: list[np.ndarray] | None = None) -> list[SeedRun]:
-    """One SeedRun per seed, in order; fused towers when `fuse` and the model allows, else sequential."""
+                fuse: bool = True, initial_weights: list[np.ndarray] | None = None,
+                record_failures: bool = False) -> list[SeedRun]:
+    """One SeedRun per seed, in order; fused towers when `fuse` and the model allows, else sequential.
+
+    A diverging seed (NonFiniteLoss) stops training, unless `record_failures`: then it becomes a
+    SeedRun.diverged with its reason and the other seeds go on (fused towers are retrained seed by seed
+    to find it)."""
     listener = listener or SeedListener()
     seeds = list(seeds)
     if fuse and len(seeds) > 1:
@@ -74,16 +79,24 @@ def train_seeds(problem: Problem, architecture: str, hp: dict[str, Any], seeds: 
                                 initial_weights)
         except Unfusable:
             pass
+        except NonFiniteLoss:
+            if not record_failures:
+                raise
     runs: list[SeedRun] = []
     for index, seed in enumerate(seeds):
         listener.started([seed])
 
         def hook(epoch: int, value: float, index: int = index) -> None:
-            earlier = [_at(r.history, problem.metric, epoch) for r in runs]
+            earlier = [_at(r.history, problem.metric, epoch) for r in runs if not r.failure]
             listener.epoch(index, epoch, earlier + [value])
 
-        run = train_one(problem, architecture, hp, seed, train, val, on_epoch=hook, keep_model=keep_models,
-                        initial_weights=initial_weights)
+        try:
+            run = train_one(problem, architecture, hp, seed, train, val, on_epoch=hook, keep_model=keep_models,
+                            initial_weights=initial_weights)
+        except NonFiniteLoss as exc:
+            if not record_failures:
+                raise
+            run = SeedRun.diverged(seed, str(exc))
         runs.append(run)
         listener.finished(index, run)
     return runs

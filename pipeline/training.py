@@ -35,6 +35,12 @@ class SeedRun:
     fit_seconds: float  # a fused run's share: the towers' fit time divided by their number
     towers: int = 1  # seeds trained together as fused towers (1 = on its own)
     model: keras.Model | None = field(default=None, repr=False)
+    failure: str | None = None  # why the run diverged (train_seeds with record_failures); no scores then
+
+    @classmethod
+    def diverged(cls, seed: int, reason: str) -> SeedRun:
+        """A seed run whose loss diverged: no score, no model, the reason kept."""
+        return cls(seed, None, {}, {"loss": []}, 0, 0, 0, 0.0, failure=reason)
 
 
 class _EpochMonitor(keras.callbacks.Callback):

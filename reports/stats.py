@@ -28,8 +28,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 __all__ = ["Comparison", "Decision", "Pairwise", "Promotion", "bootstrap_ci", "cliffs_delta", "cohens_d", "compare",
-           "decide_promotion", "detectable_difference", "effect_size", "holm", "iqm", "iqm_ci", "one_sided_test",
-           "probability_of_improvement", "seeds_for", "shapiro_p", "significantly_better"]
+           "decide_promotion", "detectable_difference", "effect_size", "fill_failed", "holm", "iqm", "iqm_ci",
+           "one_sided_test", "probability_of_improvement", "seeds_for", "shapiro_p", "significantly_better"]
 
 DIRECTIONS = ("maximize", "minimize")
 NOT_ENOUGH = "not enough seeds"
@@ -272,6 +272,7 @@ class Comparison:
     n_confirm: int = 0  # seeds (per candidate) that tested and estimated; 0: the same seeds did both
     estimate: float = math.nan  # the winner's mean on the confirmation seeds: unbiased by the choice
     detectable: float = math.nan  # smallest difference the pairwise tests detect with 80% power
+    scores: dict[str, list[float]] = field(default_factory=dict, repr=False)  # what was compared, by candidate
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable (strict JSON: nan becomes None); the summary as a list of records."""
@@ -370,6 +371,15 @@ class Promotion:
         return _jsonable({"winner": self.winner, "best": self.best, "alpha": self.alpha, "rule": self.rule,
                           "decisions": [asdict(d) for d in self.decisions]})
 
+    def to_markdown(self) -> str:
+        rows = [[d.name, d.test, _fmt(d.p_value), _fmt(d.p_holm), _fmt(d.mean_difference),
+                 f"[{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]", _fmt(d.cohens_d), _fmt(d.probability_of_improvement),
+                 "yes" if d.better else "no"] for d in self.decisions]
+        table = _md_table(["challenger", "test", "p", "p (Holm)", "difference", "95% bootstrap CI",
+                           "d (paired: d_z)", "P(improvement)", "significantly better"], rows)
+        return f"One-sided tests against the baseline, Holm over every challenger, alpha={self.alpha}:\n\n" \
+               f"{table}\n\n**{self.rule}**"
+
 
 # ----------------------------------------------------------------------------------------------------------
 # public functions
@@ -434,7 +444,8 @@ def compare(scores: dict[str, Sequence[float]], direction: str, params: dict[str
         if split else (min(len(v) for v in values.values()), 0)
     detectable = _detectable(confirm, best, others, alpha, paired)
     comparison = Comparison(direction, alpha, paired, summary, omnibus, best, pairwise, winner, rule, margin,
-                            n_select, n_confirm, _mean(confirm[winner]), detectable)
+                            n_select, n_confirm, _mean(confirm[winner]), detectable,
+                            {n: [float(x) for x in v] for n, v in values.items()})
     comparison.rule = rule + _split_sentence(comparison)
     return comparison
 
@@ -457,6 +468,23 @@ def significantly_better(challenger: Sequence[float], incumbent: Sequence[float]
                     mean_difference=_mean(ch) - _mean(inc), ci_low=low, ci_high=high,
                     cliffs_delta=cliffs_delta(c, i), cohens_d=effect_size(c, i, paired), alpha=alpha, notes=notes,
                     probability_of_improvement=probability_of_improvement(c, i))
+
+
+def fill_failed(scores: dict[str, Sequence[float]], direction: str) -> tuple[dict[str, list[float]], str]:
+    """Seeds that diverged (nan) score the worst finite score of any candidate, so a candidate that fails
+    is judged worse, never dropped (dropping would keep only its lucky seeds). Returns the scores and the
+    rule sentence ("" when no seed failed)."""
+    _check_direction(direction)
+    finite = [v for values in scores.values() for v in values if math.isfinite(v)]
+    failed = {n: sum(not math.isfinite(v) for v in values) for n, values in scores.items()}
+    if not any(failed.values()):
+        return {n: [float(v) for v in values] for n, values in scores.items()}, ""
+    if not finite:
+        raise ValueError("every seed of every candidate diverged: nothing to compare")
+    worst = min(finite) if direction == "maximize" else max(finite)
+    filled = {n: [float(v) if math.isfinite(v) else worst for v in values] for n, values in scores.items()}
+    listed = ", ".join(f"{n}: {k}" for n, k in failed.items() if k)
+    return filled, f"diverged seeds ({listed}) scored the worst score of any run ({_fmt(worst)})"
 
 
 def decide_promotion(challengers: dict[str, Sequence[float]], baseline: Sequence[float], direction: str,

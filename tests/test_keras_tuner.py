@@ -6,11 +6,11 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
+from pipeline.candidates import select_candidates, tuned_studies
 from pipeline.cli import main
-from pipeline.seeding import tuning_seeds
 from pipeline.engines.keras_tuner import HyperParametersTrial, declare
 from pipeline.problems import get_problem
-from pipeline.stages.report import select_candidates, tuned_studies
+from pipeline.seeding import tuning_seeds
 from pipeline.stages.tune import TuneSettings, format_summary, tune
 from search_spaces.loader import load_space
 from tests_helpers import TINY_SPACE as SPACE

@@ -81,8 +81,21 @@ def test_second_report_with_same_winner_keeps_the_champion(tuned):
     assert again.winner.name == first.winner.name  # same seeds, same configurations: same scores
     assert [c.test_scores for c in again.candidates] == [c.test_scores for c in first.candidates]
     assert again.finalized.version is None and "unchanged" in again.finalized.decision
+    assert [c.champion for c in again.candidates if c.champion] == ["1"]  # the champion is re-evaluated here
     tracker = Tracker.embedded(root / "runs")
     assert len(Registry(tracker).versions("lstm-addition")) == 1
+
+
+def test_report_states_its_rules_and_picks_its_seeds_from_a_pilot(tuned):
+    root, _ = tuned
+    result = report(ReportSettings(problem="addition", top_k=2, repeats="auto", margin=0.5, runs_dir=root / "runs",
+                                   out_dir=root / "auto", register=False, progress=False))
+    # a margin this wide needs no more than the pilot's 6 seeds: chosen on 3, estimated on the other 3
+    assert "REPEATS=auto: a pilot of 6 seeds" in result.rule and "so 6 seeds" in result.rule
+    assert all(len(c.test_scores) == 6 for c in result.candidates)
+    assert "chosen on 3 seeds, tested and estimated on 3 others" in result.rule
+    text = result.markdown.read_text()
+    assert "Equivalence margin 0.5" in text and "80% power" in text and "unbiased test estimate" in text
 
 
 def test_report_without_trials_is_a_clear_error(tmp_path, capsys):

@@ -18,6 +18,7 @@ from pipeline.stages import retune as stage
 from pipeline.stages.retune import RetuneSettings, retune
 from pipeline.stages.schedule import schedule
 from pipeline.stages.tune import TuneSettings, tune
+from reports.stats import Decision, Promotion
 from tracking import Tracker
 from tracking.packaging import load_parts
 from tracking.registry import CHAMPION, PREVIOUS, Registry
@@ -92,8 +93,8 @@ def test_weak_champion_is_replaced_and_rollback_restores_it(champion):
 
 def test_a_continued_champion_is_registered_with_its_own_configuration(champion, monkeypatch):
     """A winner that continued the champion's weights for the extra epochs (patience 0) is registered with
-    the champion's configuration, which the next retune reads back. Training and the choice are stubbed:
-    this runs the retune's registration, not its statistics."""
+    the champion's configuration, which the next retune reads back. Training (with the champion's own
+    model) and the decision are stubbed: this runs the retune's registration, not its statistics."""
     registry = Registry(Tracker.embedded(champion / "runs"))
     before = registry.alias("lstm-echo", CHAMPION)
     model, _ = load_parts("models:/lstm-echo@champion")
@@ -101,13 +102,15 @@ def test_a_continued_champion_is_registered_with_its_own_configuration(champion,
 
     def train_seeds(problem, architecture, hp, seeds, *args, initial_weights=None, **kwargs):
         trained.append((hp, initial_weights is not None))
-        return [SimpleNamespace(model=model) for _ in seeds]
+        return [SimpleNamespace(model=model, failure=None) for _ in seeds]
+
+    def continue_wins(challengers, baseline, direction, alpha, paired, baseline_name):
+        decisions = [Decision(name == CONTINUE_NEW, "stub", 0.001, 0.1, 0.05, 0.15, 1.0, 1.0, name=name,
+                              p_holm=0.001 if name == CONTINUE_NEW else 1.0) for name in challengers]
+        return Promotion(CONTINUE_NEW, CONTINUE_NEW, decisions, alpha, "stub: continue wins")
 
     monkeypatch.setattr(stage, "train_seeds", train_seeds)
-    monkeypatch.setattr(stage, "compare", lambda *a, **k: SimpleNamespace(
-        winner=CONTINUE_NEW, to_dict=lambda: {}, to_markdown=lambda: ""))
-    monkeypatch.setattr(stage, "significantly_better", lambda *a, **k: SimpleNamespace(
-        better=True, test="stub", p_value=0.001))
+    monkeypatch.setattr(stage, "decide_promotion", continue_wins)
     result = retune(settings(champion))
     assert result.promoted and CONTINUE_NEW in result.decision
     after = registry.alias("lstm-echo", CHAMPION)

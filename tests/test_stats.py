@@ -13,6 +13,7 @@ from reports.stats import (
     decide_promotion,
     detectable_difference,
     effect_size,
+    fill_failed,
     holm,
     iqm,
     iqm_ci,
@@ -368,3 +369,13 @@ def test_robust_summaries():
     assert probability_of_improvement([2, 3], [1, 1]) == 1.0 and probability_of_improvement([1], [1]) == 0.5
     assert effect_size([2, 3, 4], [1, 1, 1], paired=True) == pytest.approx(2.0)  # d_z: mean 2 / sd 1
     assert effect_size([2, 3, 4], [1, 1, 1]) == pytest.approx(cohens_d([2, 3, 4], [1, 1, 1]))
+
+
+def test_diverged_seeds_score_the_worst_score_of_any_run():
+    filled, rule = fill_failed({"a": [0.9, math.nan, 0.8], "b": [0.7, 0.75, 0.72]}, "maximize")
+    assert filled == {"a": [0.9, 0.7, 0.8], "b": [0.7, 0.75, 0.72]} and "a: 1" in rule and "0.7" in rule
+    filled, rule = fill_failed({"a": [1.0, math.nan], "b": [2.0, 3.0]}, "minimize")
+    assert filled["a"] == [1.0, 3.0] and rule
+    assert fill_failed({"a": [1.0, 2.0]}, "maximize") == ({"a": [1.0, 2.0]}, "")
+    with pytest.raises(ValueError, match="every seed"):
+        fill_failed({"a": [math.nan]}, "maximize")

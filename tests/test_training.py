@@ -4,6 +4,7 @@ import pytest
 
 from pipeline.errors import NonFiniteLoss
 from pipeline.problems import get_problem
+from pipeline.multi_seed import train_seeds
 from pipeline.racing import planned_looks, race_p_value, race_reference, raced_out
 from pipeline.training import train_one
 
@@ -43,6 +44,21 @@ def test_exploding_configuration_raises_nonfinite():
           "kernel_initializer": "random_uniform"}
     with pytest.raises(NonFiniteLoss, match="non-finite|nan|inf"):
         train_one(problem, "vanilla", hp, 0, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_a_diverging_seed_is_recorded_when_asked_and_the_others_go_on(fuse):
+    problem = get_problem("damped_sine", length=10)
+    splits = problem.splits(seed=0, n_train=64, n_val=32, n_test=8)
+    hp = {"units": 32, "activation": "relu", "optimizer": "sgd", "learning_rate": 10.0, "epochs": 5,
+          "kernel_initializer": "random_uniform"}
+    data = ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
+    with pytest.raises(NonFiniteLoss):
+        train_seeds(problem, "vanilla", hp, [0, 1], *data, fuse=fuse)
+    runs = train_seeds(problem, "vanilla", hp, [0, 1], *data, fuse=fuse, record_failures=True)
+    diverged, trained = runs  # seed 0 diverges; seed 1 (its own start and batches) trains on
+    assert [r.seed for r in runs] == [0, 1] and diverged.score is None and "nan" in diverged.failure
+    assert trained.failure is None and np.isfinite(trained.score) and len(trained.history["val_loss"]) > 1
 
 
 def test_racing_needs_two_seeds_and_a_consistent_gap():

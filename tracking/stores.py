@@ -27,5 +27,6 @@ def open_tracker(uri: str | None, runs_dir: Path) -> Tracker:
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrackingUnreachable(f"cannot reach MLflow tracking at {mask_credentials(tracker.uri)}: "
-                                  f"{reason[:200]}; start it with `make server` or leave TRACKING unset for the embedded store") from None
+                                  f"{reason[:200]}; start it with `make server` or leave TRACKING unset for the "
+                                  "embedded store") from None
     return tracker

@@ -3,7 +3,7 @@ report's winner, registering and placing versions (champion / challenger / previ
 from pipeline.champion.candidate import Candidate, config_key, raw_examples
 from pipeline.champion.finalize import Finalized, finalize
 from pipeline.champion.record import ChampionRecord
-from pipeline.champion.registry import RETUNE_ROLE, history, record_decision, register, rollback
+from pipeline.champion.registry import RETUNE_ROLE, current_champion, history, record_decision, register, rollback
 
-__all__ = ["RETUNE_ROLE", "Candidate", "ChampionRecord", "Finalized", "config_key", "finalize", "history",
-           "raw_examples", "record_decision", "register", "rollback"]
+__all__ = ["RETUNE_ROLE", "Candidate", "ChampionRecord", "Finalized", "config_key", "current_champion", "finalize",
+           "history", "raw_examples", "record_decision", "register", "rollback"]

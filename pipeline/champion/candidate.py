@@ -21,11 +21,17 @@ class Candidate:
     trial: int | None = None
     tuning_value: float | None = None
     runs: list[SeedRun] = field(default_factory=list)
-    test_scores: list[float] = field(default_factory=list)
+    test_scores: list[float] = field(default_factory=list)  # nan for a seed that diverged
+    champion: str | None = None  # the registry version this configuration is champion as, if it is
 
     @property
     def n_params(self) -> int:
-        return self.runs[0].n_params if self.runs else 0
+        return next((r.n_params for r in self.runs if not r.failure), 0)
+
+    @property
+    def failures(self) -> list[str]:
+        """Why each diverged seed failed ("seed 7: loss became nan at epoch 3")."""
+        return [f"seed {r.seed}: {r.failure}" for r in self.runs if r.failure]
 
 
 def config_key(architecture: str, hp: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from pipeline.champion.registry import register
 from pipeline.problems import Problem, Splits
 from pipeline.problems.data_spec import DataSpec
 from pipeline.training import train_one
-from reports.stats import significantly_better
+from reports.stats import Comparison, significantly_better
 from tracking.names import model_name
 from tracking.packaging import log_problem_model
 from tracking.registry import CHAMPION, Registry
@@ -36,22 +36,28 @@ class Finalized:
         return f"{where}: {self.decision}"
 
 
-def finalize(problem: Problem, splits: Splits, data: DataSpec, winner: Candidate, rule: str, seeds: list[int],
-             tracker, experiment_id: str, parent_run_id: str, alpha: float = 0.05) -> Finalized:
-    """Refit on all non-test data for the median best epoch of the winner's seeds; register."""
-    epochs = max(1, int(np.median([r.best_epoch for r in winner.runs])))
+def finalize(problem: Problem, splits: Splits, data: DataSpec, winner: Candidate, comparison: Comparison,
+             seeds: list[int], tracker, experiment_id: str, parent_run_id: str, champion: Candidate | None = None,
+             alpha: float = 0.05) -> Finalized:
+    """Refit on all non-test data for the median best epoch of the winner's seeds; register.
+
+    The winner's record keeps the scores that did not choose it (the comparison's confirmation seeds), and
+    the promotion test compares them with the champion's configuration re-evaluated on the same seeds and
+    test data (`champion`, a candidate of this report): never with scores from other data."""
+    epochs = max(1, int(np.median([r.best_epoch for r in winner.runs if not r.failure])))
     hp = {**winner.hp, "epochs": epochs}
     run = train_one(problem, winner.architecture, hp, seeds[0], splits.train_plus_validation(), keep_model=True)
     test_score = float(problem.evaluate(run.model, splits.x_test, splits.y_test)[problem.metric])
     name = model_name(problem.name)
     registry = Registry(tracker)
-    record = ChampionRecord(winner.architecture, winner.hp, problem.metric, problem.direction, winner.test_scores,
-                            seeds, data, study=winner.study or BOOK_REFERENCE, trial=winner.trial,
-                            report_run=parent_run_id, rule=rule)
-    champion = registry.alias(name, CHAMPION)
-    incumbent = None if champion is None else ChampionRecord.from_tags(champion.tags)
-    if incumbent is not None and incumbent.config == record.config:
-        return Finalized(name, None, None, f"champion v{champion.version} unchanged: the winner is its "
+    confirm = slice(len(seeds) - comparison.n_confirm, None) if comparison.n_confirm else slice(None)
+    scores = comparison.scores[winner.name]
+    record = ChampionRecord(winner.architecture, winner.hp, problem.metric, problem.direction, scores[confirm],
+                            seeds[confirm], data, study=winner.study or BOOK_REFERENCE, trial=winner.trial,
+                            report_run=parent_run_id, rule=comparison.rule)
+    current = registry.alias(name, CHAMPION)
+    if current is not None and winner.champion == str(current.version):
+        return Finalized(name, None, None, f"champion v{current.version} unchanged: the winner is its "
                          "configuration", epochs, problem.metric, test_score, None)
 
     final_run = tracker.start_run(experiment_id, f"final-{winner.name}", "final", parent_run_id,
@@ -59,20 +65,20 @@ def finalize(problem: Problem, splits: Splits, data: DataSpec, winner: Candidate
                                   params={**hp, "architecture": winner.architecture, "seed": seeds[0]})
     tracker.log_metrics(final_run, {f"test_{problem.metric}": test_score, "epochs": epochs})
     examples = raw_examples(problem, splits.x_test[:3])
-    outputs = [str(y) for y in problem.decode_y(run.model.predict(splits.x_test[:3], verbose=0))]
-    uri = log_problem_model(tracker, final_run, run.model, problem.state(), examples, outputs)
+    uri = log_problem_model(tracker, final_run, run.model, problem.state(), examples,
+                            problem.predict_raw(run.model, examples))
     tracker.end_run(final_run)
 
-    if incumbent is None:
+    if current is None or champion is None:
         version, alias = register(registry, name, uri, final_run, record, promote=True)
-        return Finalized(name, version, alias, "first registration: champion", epochs, problem.metric, test_score,
-                         uri)
-    evidence = significantly_better(record.test_scores, incumbent.test_scores, problem.direction, alpha=alpha,
-                                    paired=incumbent.seeds == seeds)
-    record = replace(record, vs_champion=str(champion.version), vs_champion_p=evidence.p_value)
+        first = "first registration" if current is None else f"champion v{current.version} could not be re-evaluated"
+        return Finalized(name, version, alias, f"{first}: champion", epochs, problem.metric, test_score, uri)
+    evidence = significantly_better(record.test_scores, comparison.scores[champion.name][confirm],
+                                    problem.direction, alpha=alpha, paired=True)
+    record = replace(record, vs_champion=str(current.version), vs_champion_p=evidence.p_value)
     version, alias = register(registry, name, uri, final_run, record, promote=evidence.better)
     verdict = "significantly better than" if evidence.better else "not significantly better than"
     outcome = "promoted" if evidence.better else "kept as challenger"
-    return Finalized(name, version, alias, f"{verdict} champion v{champion.version} ({evidence.test}, "
-                     f"p={evidence.p_value:.3g}): {outcome}", epochs, problem.metric, test_score, uri,
-                     evidence.p_value)
+    return Finalized(name, version, alias, f"{verdict} champion v{current.version} re-evaluated on the same "
+                     f"{len(record.seeds)} seeds and test data ({evidence.test}, p={evidence.p_value:.3g}): "
+                     f"{outcome}", epochs, problem.metric, test_score, uri, evidence.p_value)

@@ -27,6 +27,12 @@ def register(registry: Registry, name: str, model_uri: str, run_id: str, record:
     return version, CHALLENGER
 
 
+def current_champion(tracker, problem: str) -> tuple[str, ChampionRecord] | None:
+    """The champion's version and record, or None before the first registration."""
+    version = Registry(tracker).alias(model_name(problem), CHAMPION)
+    return None if version is None else (str(version.version), ChampionRecord.from_tags(version.tags))
+
+
 def record_decision(registry: Registry, name: str, version: str, decision: str) -> None:
     """Tag a version with the sentence that decided where it went."""
     registry.set_version_tags(name, version, {DECISION: decision})

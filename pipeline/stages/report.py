@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from pipeline.candidates import Candidate, evaluate_candidates, select_candidates, tuned_studies
-from pipeline.champion import Finalized, finalize
+from pipeline.candidates import Candidate, add_champion, evaluate_candidates, select_candidates, tuned_studies
+from pipeline.champion import Finalized, current_champion, finalize
 from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, Problem, Splits, get_problem
 from pipeline.problems.data_spec import DataSpec
@@ -19,7 +19,7 @@ from pipeline.settings import JobSettings
 from pipeline.storage import silence_optuna
 from reports import diagnostics, plots
 from reports.html import Section, table_html, table_markdown, write_report
-from reports.stats import compare
+from reports.stats import compare, fill_failed, seeds_for
 from tracking.names import experiment_name
 
 
@@ -27,9 +27,10 @@ from tracking.names import experiment_name
 class ReportSettings(JobSettings):
     problem: str
     top_k: int = 5
-    repeats: int = 30
+    repeats: int | str = 30  # seeds per candidate, or "auto": a pilot picks enough to detect the margin
     out_dir: Path = Path("reports/out")
     alpha: float = 0.05
+    margin: float | None = None  # equivalence margin in the metric's units (None: the problem's own)
     register: bool = True
 
 
@@ -59,33 +60,41 @@ def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.S
     return problem, data.splits(problem), studies, data
 
 
+AUTO, PILOT_SEEDS, MAX_AUTO_SEEDS = "auto", 6, 40
+
+
 def report(settings: ReportSettings) -> ReportResult:
-    if settings.top_k < 1 or settings.repeats < 2:
-        raise UsageError("TOP_K must be at least 1 and REPEATS at least 2")
+    if settings.top_k < 1 or (settings.repeats != AUTO and (not isinstance(settings.repeats, int)
+                                                            or settings.repeats < 2)):
+        raise UsageError("TOP_K must be at least 1 and REPEATS at least 2 (or auto)")
     problem, splits, studies, data_spec = load_tuned(settings)
     tracker = settings.tracker()
     silence_optuna()
     candidates = select_candidates(problem, studies, settings.top_k)
-    seeds = report_seeds(settings.repeats)
-    evaluate_candidates(problem, splits, candidates, seeds, settings.progress, settings.fuse)
-
-    scores = {c.name: c.test_scores for c in candidates}
+    current = current_champion(tracker, problem.name) if settings.register else None
+    if current is not None:
+        candidates = add_champion(candidates, *current)
+    seeds, sizing = _evaluate(settings, problem, splits, candidates)
+    scores, failures = fill_failed({c.name: c.test_scores for c in candidates}, problem.direction)
+    margin = _margin(settings, problem, scores)
     comparison = compare(scores, problem.direction, params={c.name: c.n_params for c in candidates},
-                         alpha=settings.alpha, paired=True)
+                         alpha=settings.alpha, paired=True, margin=margin)
+    comparison.rule += "".join(f"; {sentence}" for sentence in (failures, sizing) if sentence)
     winner = next(c for c in candidates if c.name == comparison.winner)
+    champion = next((c for c in candidates if current is not None and c.champion == current[0]), None)
 
     experiment_id = tracker.experiment_id(experiment_name(problem.name))
     run_id = tracker.start_run(experiment_id, f"report-{problem.name}", "report",
                                tags={"problem": problem.name, "winner": winner.name},
                                params={"top_k": settings.top_k, "repeats": settings.repeats, "alpha": settings.alpha,
-                                       "seeds": seeds})
+                                       "margin": margin, "seeds": seeds})
     for c in candidates:
         _log_candidate(tracker, experiment_id, run_id, problem, c)
     sections = _sections(problem, candidates, comparison, studies)
     finalized = None
     if settings.register:
-        finalized = finalize(problem, splits, data_spec, winner, comparison.rule, seeds, tracker, experiment_id,
-                             run_id, alpha=settings.alpha)
+        finalized = finalize(problem, splits, data_spec, winner, comparison, seeds, tracker, experiment_id,
+                             run_id, champion=champion, alpha=settings.alpha)
         sections.append(_registry_section(finalized))
     out_dir = settings.out_dir / problem.name
     html_path, md_path = write_report(out_dir, problem.name, sections)
@@ -100,6 +109,40 @@ def report(settings: ReportSettings) -> ReportResult:
                         run_id, finalized)
 
 
+def _margin(settings: ReportSettings, problem: Problem, scores: dict[str, list[float]]) -> float:
+    """MARGIN, or the problem's equivalence margin at the best candidate's mean."""
+    if settings.margin is not None:
+        return settings.margin
+    means = [float(np.mean(v)) for v in scores.values()]
+    return problem.equivalence_margin(max(means) if problem.direction == "maximize" else min(means))
+
+
+def _evaluate(settings: ReportSettings, problem: Problem, splits: Splits,
+              candidates: list[Candidate]) -> tuple[list[int], str]:
+    """Every candidate over the report's seeds; with REPEATS=auto a pilot first measures the seed SD and
+    picks enough seeds that the confirmation half detects the margin with 80% power (capped)."""
+    if settings.repeats != AUTO:
+        seeds = report_seeds(settings.repeats)
+        evaluate_candidates(problem, splits, candidates, seeds, settings.progress, settings.fuse)
+        return seeds, ""
+    pilot = report_seeds(PILOT_SEEDS)
+    evaluate_candidates(problem, splits, candidates, pilot, settings.progress, settings.fuse)
+    scores, _ = fill_failed({c.name: c.test_scores for c in candidates}, problem.direction)
+    margin = _margin(settings, problem, scores)
+    sign = 1 if problem.direction == "maximize" else -1
+    best = np.asarray(max(scores.values(), key=lambda v: sign * np.mean(v)))
+    sds = [float(np.std(np.asarray(v) - best, ddof=1)) for v in scores.values() if not np.array_equal(v, best)]
+    sd = float(np.median(sds)) if sds else 0.0
+    confirm = seeds_for(margin, sd, settings.alpha, paired=True, cap=MAX_AUTO_SEEDS // 2)
+    n = min(MAX_AUTO_SEEDS, max(PILOT_SEEDS, 2 * confirm))
+    seeds = report_seeds(n)
+    if n > PILOT_SEEDS:
+        evaluate_candidates(problem, splits, candidates, seeds[PILOT_SEEDS:], settings.progress, settings.fuse)
+    return seeds, (f"REPEATS=auto: a pilot of {PILOT_SEEDS} seeds measured a paired SD of {sd:.3g}; {confirm} "
+                   f"confirmation seeds detect the margin {margin:.3g} with 80% power, so {n} seeds "
+                   f"(at most {MAX_AUTO_SEEDS})")
+
+
 def _log_candidate(tracker, experiment_id: str, parent: str, problem: Problem, c: Candidate) -> None:
     run = tracker.start_run(experiment_id, f"candidate-{c.name}", "candidate", parent,
                             tags={"problem": problem.name, "architecture": c.architecture,
@@ -108,36 +151,50 @@ def _log_candidate(tracker, experiment_id: str, parent: str, problem: Problem, c
     for step, score in enumerate(c.test_scores):
         tracker.log_metrics(run, {f"test_{problem.metric}": score}, step=step)
     arr = np.asarray(c.test_scores)
-    tracker.log_metrics(run, {f"test_{problem.metric}_mean": arr.mean(), f"test_{problem.metric}_std": arr.std(ddof=1),
-                              "n_params": c.n_params, "n_seeds": len(arr)})
+    tracker.log_metrics(run, {f"test_{problem.metric}_mean": np.nanmean(arr), f"test_{problem.metric}_std":
+                              np.nanstd(arr, ddof=1), "n_params": c.n_params, "n_seeds": len(arr),
+                              "n_diverged": len(c.failures)})
+    if c.failures:
+        tracker.set_tags(run, {"diverged": "; ".join(c.failures)})
     tracker.end_run(run)
 
 
 def _sections(problem: Problem, candidates: list[Candidate], comparison, studies) -> list[Section]:
     metric = problem.metric
     rows = []
+    estimates = comparison.summary["estimate"]
     for c in candidates:
-        arr = np.asarray(c.test_scores)
+        arr = np.asarray(comparison.scores[c.name])
         rows.append([c.name, c.architecture, c.n_params, f"{arr.mean():.4f}", f"{arr.std(ddof=1):.4f}",
-                     f"{np.median(arr):.4f}", "—" if c.tuning_value is None else f"{c.tuning_value:.4f}",
-                     c.study or "book"])
+                     f"{np.median(arr):.4f}", f"{estimates[c.name]:.4f}",
+                     "—" if c.tuning_value is None else f"{c.tuning_value:.4f}",
+                     (f"champion v{c.champion}" if c.champion else c.study or "book")
+                     + (f"; {len(c.failures)} diverged" if c.failures else "")])
     header = ["candidate", "architecture", "parameters", f"test {metric} mean", "std", "median",
-              "tuning (validation) mean", "source"]
+              "estimate (confirmation seeds)", "tuning (validation) mean", "source"]
     winner_index = next(i for i, c in enumerate(candidates) if c.name == comparison.winner)
-    decision = (f"<p><b>Winner: {comparison.winner}</b> — {comparison.rule}</p>")
-    sections = [Section("Winner", decision + table_html(header, rows, winner_index),
-                        f"**Winner: {comparison.winner}** — {comparison.rule}\n\n" + table_markdown(header, rows))]
+    facts = (f"Equivalence margin {comparison.margin:.4g} {metric}; the pairwise tests detect a difference of "
+             f"{comparison.detectable:.4g} with 80% power; the winner's unbiased test estimate: "
+             f"{comparison.estimate:.4f}.")
+    decision = f"**Winner: {comparison.winner}** — {comparison.rule}\n\n{facts}"
+    sections = [Section("Winner", f"<p><b>Winner: {html.escape(comparison.winner)}</b> — "
+                        f"{html.escape(comparison.rule)}</p><p>{facts}</p>" + table_html(header, rows, winner_index),
+                        decision + "\n\n" + table_markdown(header, rows))]
     stats_md = comparison.to_markdown()
     sections.append(Section("Statistics", f"<pre>{html.escape(stats_md)}</pre>", stats_md,
-                            {"test_scores_boxplot": plots.score_boxplot({c.name: c.test_scores for c in candidates},
-                                                                        metric, problem.direction)}))
+                            {"test_scores_boxplot": plots.score_boxplot(comparison.scores, metric, problem.direction)}))
     diag_rows, figures = [], {}
     for c in candidates:
-        verdict, counts = diagnostics.overall_verdict([r.history for r in c.runs])
+        histories = [r.history for r in c.runs if not r.failure]
+        if not histories:
+            diag_rows.append([c.name, "diverged", "; ".join(c.failures), ""])
+            continue
+        verdict, counts = diagnostics.overall_verdict(histories)
+        counts |= {"diverged": len(c.failures)} if c.failures else {}
         diag_rows.append([c.name, verdict.label, verdict.reason,
                           ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))])
         figures[f"learning_curves_{_slug(c.name)}"] = plots.learning_curves(
-            [r.history for r in c.runs], f"{c.name}: {len(c.runs)} seeds")
+            histories, f"{c.name}: {len(histories)} seeds")
     dh = ["candidate", "verdict", "why", "seeds per verdict"]
     sections.append(Section("Diagnostics", table_html(dh, diag_rows), table_markdown(dh, diag_rows), figures))
     study_figures = {}

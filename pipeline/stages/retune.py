@@ -6,9 +6,10 @@
    champion's configuration on old + new; the best of a short Optuna study warm-started from the
    champion's configuration;
 4. every candidate and a fair baseline (the champion trained the same extra epochs on old data)
-   over repeated seeds on the same recent test data, with the report stage's statistics;
-5. the winner becomes champion only when significantly better than the baseline; otherwise it is
-   kept as challenger with the evidence; the old champion stays as `previous` (rollback).
+   over repeated seeds on the same recent test data;
+5. a candidate becomes champion only when significantly better than the baseline with the error held
+   at alpha over every candidate tried (reports.stats.decide_promotion: Holm); otherwise the best one
+   is kept as challenger with the evidence; the old champion stays as `previous` (rollback).
 
 A candidate that continues the champion's weights is registered with the champion's configuration;
 how it was produced (the candidate, its extra epochs) is recorded beside it (pipeline.champion).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -38,7 +40,7 @@ from pipeline.seeding import retune_seeds, tuning_seeds
 from pipeline.settings import JobSettings
 from pipeline.storage import silence_optuna
 from pipeline.studies import trial_logging
-from reports.stats import compare, significantly_better
+from reports.stats import decide_promotion, fill_failed
 from search_spaces.loader import load_space
 from tracking.names import experiment_name, model_name
 from tracking.packaging import load_parts, log_problem_model
@@ -155,53 +157,54 @@ def _evaluate_and_decide(settings: RetuneSettings, tracker, registry: Registry, 
     tuned_hp = _warm_started_study(settings, tracker, experiment_id, run_id, problem, architecture, hp, both)
     plans = candidate_plans(architecture, hp, tuned_hp, settings.extra_epochs, old, new, both)
     seeds = retune_seeds(settings.repeats)
-    scores, models = _train_candidates(settings, problem, architecture, plans, champion.model.get_weights(), seeds,
-                                       new)
-    comparison = compare(scores, problem.direction, alpha=settings.alpha, paired=True)
-    winner = comparison.winner
-    tracker.log_dict(run_id, comparison.to_dict(), "statistics.json")
-    tracker.log_text(run_id, comparison.to_markdown(), "statistics.md")
+    raw, models = _train_candidates(settings, problem, architecture, plans, champion.model.get_weights(), seeds, new)
+    scores, failures = fill_failed(raw, problem.direction)
+    promotion = decide_promotion({n: v for n, v in scores.items() if n != BASELINE}, scores[BASELINE],
+                                 problem.direction, settings.alpha, paired=True, baseline_name=BASELINE)
+    rule = promotion.rule + (f"; {failures}" if failures else "")
+    tracker.log_dict(run_id, promotion.to_dict(), "statistics.json")
+    tracker.log_text(run_id, promotion.to_markdown(), "statistics.md")
     for i, (name, values) in enumerate(scores.items()):
         tracker.log_metrics(run_id, {f"candidate_{i}_test_{metric}_mean": float(np.mean(values))})
         tracker.set_tags(run_id, {f"candidate_{i}": name})
-    if winner == BASELINE:
-        decision = f"champion v{champion.version} kept: no candidate beat the fair baseline"
-        tracker.set_tags(run_id, {"winner": winner})
+    winner = promotion.winner or promotion.best
+    evidence = promotion.decision(winner)
+    if not promotion.better and not problem.better(float(np.mean(scores[winner])), float(np.mean(scores[BASELINE]))):
+        decision = f"champion v{champion.version} kept: no candidate beat the fair baseline on average ({rule})"
+        tracker.set_tags(run_id, {"winner": BASELINE})
         return RetuneResult(problem.name, decision, False, None, champion_score, None, run_id)
-    evidence = significantly_better(scores[winner], scores[BASELINE], problem.direction, alpha=settings.alpha,
-                                    paired=True)
     model = models[winner]
     examples = raw_examples(problem, new.x_test[:3])
-    outputs = [str(y) for y in problem.decode_y(model.predict(new.x_test[:3], verbose=0))]
-    uri = log_problem_model(tracker, run_id, model, problem.state(), examples, outputs)
+    uri = log_problem_model(tracker, run_id, model, problem.state(), examples, problem.predict_raw(model, examples))
     record = winner_record(winner, plans[winner], architecture, problem, scores[winner], seeds, new_data, run_id,
-                           champion.version, evidence.p_value)
+                           champion.version, evidence.p_holm)
     name = model_name(problem.name)
-    version, _ = register(registry, name, uri, run_id, record, promote=evidence.better)
-    if evidence.better:
-        decision = (f"v{version} ({winner}) promoted to champion: significantly better than the fair baseline "
-                    f"({evidence.test}, p={evidence.p_value:.3g}); v{champion.version} is now 'previous'")
+    version, _ = register(registry, name, uri, run_id, record, promote=promotion.better)
+    if promotion.better:
+        decision = f"v{version} ({winner}) promoted to champion: {rule}; v{champion.version} is now 'previous'"
     else:
-        decision = (f"v{version} ({winner}) kept as challenger: not significantly better than the fair baseline "
-                    f"({evidence.test}, p={evidence.p_value:.3g}); champion v{champion.version} kept")
+        decision = f"v{version} ({winner}) kept as challenger: {rule}; champion v{champion.version} kept"
     record_decision(registry, name, version, decision)
-    tracker.set_tags(run_id, {"winner": winner, "p_value": evidence.p_value, "new_version": version})
-    tracker.log_metrics(run_id, {"p_value": evidence.p_value})
-    return RetuneResult(problem.name, decision, evidence.better, version, champion_score, evidence.p_value, run_id)
+    tracker.set_tags(run_id, {"winner": winner, "p_value": evidence.p_holm, "new_version": version})
+    tracker.log_metrics(run_id, {"p_value": evidence.p_holm})
+    return RetuneResult(problem.name, decision, promotion.better, version, champion_score, evidence.p_holm, run_id)
 
 
 def _train_candidates(settings: RetuneSettings, problem: Problem, architecture: str, plans: dict[str, Plan],
                       weights: list, seeds: list[int], new: Splits) -> tuple[dict[str, list[float]], dict[str, Any]]:
-    """Each plan over the seeds, scored on the new test data; its first seed's model, by name."""
+    """Each plan over the seeds, scored on the new test data (nan for a seed that diverged); its first
+    trained seed's model, by name."""
     scores: dict[str, list[float]] = {}
     models: dict[str, Any] = {}
     bar = tqdm(total=len(plans) * len(seeds), desc="retune candidates", unit="run", file=sys.stderr,
                disable=not settings.progress, dynamic_ncols=True)
     for name, plan in plans.items():
         runs = train_seeds(problem, architecture, plan.hp, seeds, plan.train, (new.x_val, new.y_val),
-                           keep_models=True, initial_weights=weights if plan.warm else None, fuse=settings.fuse)
-        scores[name] = [float(problem.evaluate(run.model, new.x_test, new.y_test)[problem.metric]) for run in runs]
-        models[name] = runs[0].model
+                           keep_models=True, initial_weights=weights if plan.warm else None, fuse=settings.fuse,
+                           record_failures=True)
+        scores[name] = [math.nan if run.failure else float(problem.evaluate(run.model, new.x_test, new.y_test)
+                                                           [problem.metric]) for run in runs]
+        models[name] = next((run.model for run in runs if not run.failure), None)
         bar.update(len(runs))
     bar.close()
     return scores, models
