@@ -30,7 +30,7 @@ PORT ?= 5000
 opt = $(if $(2),$(1) $(2))
 NOFUSE = $(if $(filter 0 no false,$(FUSE)),--no-fuse)
 
-.PHONY: venv test tune report predict retune schedule rollback history reproduce bench server ui clean
+.PHONY: venv test tune report predict serve retune schedule rollback history reproduce bench server ui clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,11 @@ report: $(STAMP)
 predict: $(STAMP)
 	$(PY) -m pipeline.cli predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
 		$(call opt,--input-file,$(INPUT_FILE)) $(call opt,--tracking,$(TRACKING))
+
+# Serves the version ALIAS points at when it starts (restart after a promotion or rollback). PORT: 5001 here.
+serve: $(STAMP)
+	$(PY) -m pipeline.cli serve --problem $(PROBLEM) --alias $(or $(ALIAS),champion) --host $(HOST) \
+		--port $(if $(filter command line environment,$(origin PORT)),$(PORT),5001) $(call opt,--tracking,$(TRACKING))
 
 retune: $(STAMP)
 	$(PY) -m pipeline.cli retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import calibration, overhead, search_quality, seed_parallel, workers
+from bench import calibration, overhead, search_quality, seed_parallel, serving, workers
 from bench.common import BENCH_DIR, Results, machine
 
 SECTIONS = {  # name -> (run at default size, run at --quick size)
@@ -24,6 +24,7 @@ SECTIONS = {  # name -> (run at default size, run at --quick size)
     "search_quality": (lambda r: search_quality.run(r), lambda r: search_quality.run(r, trials=3, eval_seeds=3)),
     "flat_overhead": (lambda r: overhead.flat_overhead(r), lambda r: overhead.flat_overhead(r, trials=10, window=2)),
     "calibration": (lambda r: calibration.run(r), lambda r: calibration.run(r, reps=20)),
+    "serving": (lambda r: serving.run(r), lambda r: serving.run(r, requests=5)),
 }
 
 

@@ -76,7 +76,7 @@ def racing_kill_rate(rng, studies: int, trials: int, n_seeds: int) -> float:
     """Share of equal trials stopped by racing over whole studies (each trial raced as it runs)."""
     killed = raced = 0
     for _ in range(studies):
-        complete: list[list[float]] = []
+        complete: list[list[float]] = []  # every earlier trial's seeds, stopped ones included
         seed_effect = rng.normal(0, SEED_SD, n_seeds)
         for _ in range(trials):
             run = seed_effect + rng.normal(0, RUN_SD, n_seeds)
@@ -90,8 +90,7 @@ def racing_kill_rate(rng, studies: int, trials: int, n_seeds: int) -> float:
                         stopped = True
                         break
             killed += stopped
-            if not stopped:
-                complete.append(list(run))
+            complete.append(list(run[:k]) if stopped else list(run))  # a stopped trial's seeds count too
     return killed / max(raced, 1)
 
 

@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--alias", default="champion")
     _job_options(pred, storage=False, fuse=False)
 
+    serve = sub.add_parser("serve", help="serve the registered model of an alias over HTTP (MLflow's protocol)")
+    serve.add_argument("--problem", required=True)
+    serve.add_argument("--alias", default="champion", help="registry alias (default champion)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5001, help="port (default 5001)")
+    _job_options(serve, storage=False, fuse=False)
+
     retune = sub.add_parser("retune", help="unattended update: new data, candidates, promote only on evidence")
     retune.add_argument("--problem", required=True)
     retune.add_argument("--data", action="append", metavar="KEY=VALUE", help="csv: path=<newer file>")
@@ -161,6 +168,12 @@ def run(args: argparse.Namespace) -> int:
         for raw, out in predict(args.problem, read_inputs(args.input, args.input_file), args.alias,
                                 args.tracking, args.runs_dir):
             print(f"{raw!r} -> {out}")
+        return 0
+    if args.command == "serve":
+        from pipeline.settings import JobSettings
+        from pipeline.stages.serve import serve
+
+        serve(args.problem, JobSettings(**_job(args)), args.alias, args.host, args.port)
         return 0
     if args.command == "retune":
         from pipeline.stages.retune import RetuneSettings, retune

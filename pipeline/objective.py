@@ -3,7 +3,7 @@
 The trial protocol: suggest the configuration and record it (user attrs); while the seeds train,
 report the running mean over seeds of the validation score at step seed_index * max_epochs + epoch
 and ask the study's pruner (pipeline.pruning holds the rule), race across seeds against the median
-complete trial (pipeline.racing), and stop at the time budget; end as pipeline.outcome says. Fused
+earlier trial (pipeline.racing), and stop at the time budget; end as pipeline.outcome says. Fused
 seed towers train every seed at once: they report the mean over all seeds at the last seed's steps
 (the same quantity sequential training reports there) and have no seeds left to race.
 
@@ -168,7 +168,7 @@ class _TrialSeeds(SeedListener):
         self.runs: list[SeedRun] = []
         self.best_model: Any = None
         self.best_score: float | None = None
-        self.reference = _race_reference(trial, len(ctx.seeds))
+        self.reference = _race_reference(trial)
         self.epoch_trainings = 0  # epochs trained, summed over seeds
         self.group = 1  # seeds training together now
 
@@ -206,12 +206,13 @@ class _TrialSeeds(SeedListener):
         stop, p = raced_out(scores, self.reference, ctx.problem.direction, ctx.racing_alpha, looks)
         if stop:
             trial.set_user_attr("raced_out_p", p)
-            raise optuna.TrialPruned(f"raced out after {len(scores)} seeds: worse than the median complete trial "
+            raise optuna.TrialPruned(f"raced out after {len(scores)} seeds: worse than the median earlier trial "
                                      f"on the same seeds (paired t-test p={p:.3g} < {ctx.racing_alpha}/{looks} looks)")
 
 
-def _race_reference(trial: optuna.Trial, n_seeds: int) -> list[float] | None:
-    """The per-seed median of the study's complete trials that ran every seed (None while too few)."""
-    complete = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return race_reference([t.user_attrs["seed_scores"] for t in complete
-                           if len(t.user_attrs.get("seed_scores") or []) == n_seeds])
+def _race_reference(trial: optuna.Trial) -> list[float] | None:
+    """The per-seed median of the study's earlier trials that ran seeds (stopped ones too; None while
+    too few)."""
+    done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                          optuna.trial.TrialState.PRUNED))
+    return race_reference([t.user_attrs.get("seed_scores") or [] for t in done])

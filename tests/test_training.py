@@ -81,6 +81,8 @@ def test_racing_is_bonferroni_over_its_looks_against_the_median_trial():
     assert planned_looks(3) == 1 and planned_looks(10) == 8
     assert race_reference([[0.1, 0.2]]) is None  # too few complete trials
     assert race_reference([[0.1, 0.9, 5], [0.2, 0.5], [0.3, 0.1]]) == [0.2, 0.5]  # per-seed median
+    # a trial stopped after 2 seeds still counts for those seeds: not a median of the survivors only
+    assert race_reference([[0.9, 0.9, 0.9], [0.8, 0.8, 0.8], [0.1, 0.1], [0.7, 0.7, 0.7]]) == [0.75, 0.75, 0.8]
 
 
 @pytest.mark.parametrize("fuse", [False, True])

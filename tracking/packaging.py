@@ -1,5 +1,7 @@
 """A finalized model as an MLflow pyfunc: the Keras model plus its problem's preprocessing, so a
-prediction on raw input (e.g. ' 9+6+9') needs nothing else; `mlflow models serve` works on it."""
+prediction on raw input (e.g. ' 9+6+9') needs nothing else; tracking.serving (and `mlflow models serve`)
+serve it. A batch with invalid rows is refused whole, every invalid row named (InvalidInput: a 400 over
+HTTP, one line on the command line)."""
 from __future__ import annotations
 
 import json
@@ -10,8 +12,11 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from pipeline.errors import UsageError
 from tracking.tracker import PIP_REQUIREMENTS
 
 INPUT_COLUMN = "input"
@@ -29,6 +34,13 @@ def raw_inputs(model_input: Any) -> list[str]:
     return [str(v) for v in model_input]
 
 
+class InvalidInput(UsageError, MlflowException):
+    """Rows a model cannot take: a UsageError for the CLI, a 400 (invalid parameter) for MLflow's server."""
+
+    def __init__(self, message: str) -> None:
+        MlflowException.__init__(self, message, error_code=INVALID_PARAMETER_VALUE)
+
+
 class ProblemModel(mlflow.pyfunc.PythonModel):
     """Raw input strings -> encoded arrays -> Keras model -> decoded output strings."""
 
@@ -41,7 +53,13 @@ class ProblemModel(mlflow.pyfunc.PythonModel):
         self.problem = problem_from_state(json.loads(Path(context.artifacts["problem"]).read_text()))
 
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> list[str]:
-        return self.problem.predict_raw(self.model, raw_inputs(model_input))
+        raw = raw_inputs(model_input)
+        try:
+            return self.problem.predict_raw(self.model, raw)
+        except UsageError as exc:
+            rows = self.problem.invalid_rows(raw) or [str(exc)]
+            raise InvalidInput(f"{len(rows)} of {len(raw)} row(s) invalid, nothing predicted: "
+                               + "; ".join(rows)) from None
 
 
 def log_problem_model(tracker, run_id: str, keras_model, problem_state: dict[str, Any], examples: list[str],

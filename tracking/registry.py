@@ -18,6 +18,11 @@ def alias_uri(name: str, alias: str) -> str:
     return f"models:/{name}@{alias}"
 
 
+def version_uri(name: str, version: str | int) -> str:
+    """The models:/ URI of one version, e.g. models:/lstm-addition/3 (does not follow aliases)."""
+    return f"models:/{name}/{version}"
+
+
 class Registry:
     """Registered versions and aliases of one tracking server (a Tracker's client)."""
 

@@ -119,6 +119,16 @@ class Problem:
         """Raw inputs -> readable predictions: what a served model answers."""
         return [str(y) for y in self.decode_y(model.predict(self.encode_x(raw), verbose=0))]
 
+    def invalid_rows(self, raw: list[str]) -> list[str]:
+        """"row i: reason" for each raw input that cannot be encoded (empty when every row can)."""
+        errors = []
+        for index, item in enumerate(raw):
+            try:
+                self.encode_x([item])
+            except UsageError as exc:
+                errors.append(f"row {index}: {exc}")
+        return errors
+
     def equivalence_margin(self, best: float) -> float:
         """The margin in the metric's units; `best` is the best candidate's mean (for a relative margin)."""
         return float(self.margin) if self.margin is not None else self.relative_margin * abs(float(best))
