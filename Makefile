@@ -1,5 +1,9 @@
 # lstm-tune: every target bootstraps the virtual environment on first use.
-PYTHON ?= python3.11
+# Python 3.11-3.13: the newest that runs here, unless PYTHON= names one.
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,$(SUPPORTED_PYTHONS),$(shell $(p) -c '' >/dev/null 2>&1 && echo $(p))) python3)
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -28,6 +32,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 opt = $(if $(2),$(1) $(2))
+CLI = $(PY) -m pipeline.cli $(if $(filter 1 yes true,$(VERBOSE)),-v)
 NOFUSE = $(if $(filter 0 no false,$(FUSE)),--no-fuse)
 
 .PHONY: venv test tune report predict serve retune schedule rollback history reproduce bench server ui clean
@@ -35,17 +40,18 @@ NOFUSE = $(if $(filter 0 no false,$(FUSE)),--no-fuse)
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null || \
+		{ echo "need Python 3.11, 3.12 or 3.13 (PYTHON=$(PYTHON) is not one); e.g. make PYTHON=python3.12"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[test]'
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q --upgrade pip setuptools wheel
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 tune: $(STAMP)
-	$(PY) -m pipeline.cli tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
+	$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \
@@ -53,31 +59,31 @@ tune: $(STAMP)
 		$(call opt,--margin,$(MARGIN))
 
 report: $(STAMP)
-	$(PY) -m pipeline.cli report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
+	$(CLI) report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
 		$(call opt,--margin,$(MARGIN)) \
 		$(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 predict: $(STAMP)
-	$(PY) -m pipeline.cli predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
+	$(CLI) predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
 		$(call opt,--input-file,$(INPUT_FILE)) $(call opt,--tracking,$(TRACKING))
 
 # Serves the version ALIAS points at when it starts (restart after a promotion or rollback). PORT: 5001 here.
 serve: $(STAMP)
-	$(PY) -m pipeline.cli serve --problem $(PROBLEM) --alias $(or $(ALIAS),champion) --host $(HOST) \
+	$(CLI) serve --problem $(PROBLEM) --alias $(or $(ALIAS),champion) --host $(HOST) \
 		--port $(if $(filter command line environment,$(origin PORT)),$(PORT),5001) $(call opt,--tracking,$(TRACKING))
 
 retune: $(STAMP)
-	$(PY) -m pipeline.cli retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \
+	$(CLI) retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--repeats,$(REPEATS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 schedule: $(STAMP)
-	$(PY) -m pipeline.cli schedule --problem $(PROBLEM) --every '$(or $(EVERY),weekly)' $(if $(DATA),--data '$(DATA)')
+	$(CLI) schedule --problem $(PROBLEM) --every '$(or $(EVERY),weekly)' $(if $(DATA),--data '$(DATA)')
 
 rollback history: $(STAMP)
-	$(PY) -m pipeline.cli $@ --problem $(PROBLEM) $(call opt,--tracking,$(TRACKING))
+	$(CLI) $@ --problem $(PROBLEM) $(call opt,--tracking,$(TRACKING))
 
 reproduce: $(STAMP)
-	$(PY) -m pipeline.cli reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d)) $(NOFUSE)
+	$(CLI) reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d)) $(NOFUSE)
 
 # Benchmarks (not part of `make test`): writes bench/results.md and bench/results.csv. ONLY=section,... QUICK=1
 bench: $(STAMP)

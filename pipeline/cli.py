@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pipeline.engines import ENGINES, KT_ALGORITHMS, OPTUNA
-from pipeline import interrupts
+from pipeline import interrupts, quiet
 from pipeline.errors import UsageError
 
 
@@ -57,6 +57,8 @@ def _repeats(text: str) -> int | str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstm-tune", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="keep TensorFlow's and third-party libraries' log lines and warnings (VERBOSE=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tune = sub.add_parser("tune", help="run Optuna studies for a problem (one per architecture)")
@@ -210,6 +212,9 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:
+        os.environ[quiet.VERBOSE_ENV] = "1"
+    quiet.quiet()
     interrupts.install()
     try:
         return run(args)

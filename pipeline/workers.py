@@ -2,19 +2,23 @@
 target is reached; the launcher shows their trials on its progress bar."""
 from __future__ import annotations
 
-import multiprocessing
-import os
-import time
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from pipeline import quiet
 
-import optuna
-import tensorflow as tf
+quiet.quiet()  # a spawned worker imports this module first: silence TensorFlow before it loads
 
-from pipeline import interrupts
-from pipeline.objective import Objective
-from pipeline.progress import FINISHED, Progress, count_finished
-from pipeline.studies import open_study, session
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+import optuna  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from pipeline import interrupts  # noqa: E402
+from pipeline.objective import Objective  # noqa: E402
+from pipeline.progress import FINISHED, Progress, count_finished  # noqa: E402
+from pipeline.studies import open_study, session  # noqa: E402
 
 if TYPE_CHECKING:
     from pipeline.stages.tune import TuneSettings

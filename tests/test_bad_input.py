@@ -60,3 +60,4 @@ def test_hostile_yaml_is_refused(tmp_path, capsys):
     bad.write_text(f"!!python/object/apply:os.system ['touch {marker}']\n")
     code, err = run(["tune", "--problem", "echo", "--space", str(bad)], tmp_path, capsys)
     assert code == 2 and "not valid YAML" in err and not marker.exists()
+

@@ -5,6 +5,7 @@ pipeline.progress shows them; this stage shares the time budget and summarizes.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -54,6 +55,11 @@ def tune(settings: TuneSettings) -> TuneResult:
     result = TuneResult(s.problem.name, s.problem.metric, s.experiment, mask_credentials(s.storage.url),
                         mask_credentials(s.tracker.uri), [])
     deadline = time.monotonic() + settings.timeout if settings.timeout else None
+    if settings.progress:
+        budget = f"{settings.timeout:.0f} s in all" if settings.timeout else "no time limit"
+        print(f"tuning {s.problem.name}: {', '.join(s.architectures)}; up to {settings.trials} new trials each over "
+              f"{settings.seeds} seeds, {budget}; Optuna {result.storage}, MLflow {result.tracking}",
+              file=sys.stderr, flush=True)
     for index, arch in enumerate(s.architectures):
         pair = open_study(s, arch)
         timeout = None
