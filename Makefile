@@ -35,7 +35,7 @@ opt = $(if $(2),$(1) $(2))
 CLI = $(PY) -m pipeline.cli $(if $(filter 1 yes true,$(VERBOSE)),-v)
 NOFUSE = $(if $(filter 0 no false,$(FUSE)),--no-fuse)
 
-.PHONY: venv test tune report predict serve retune schedule rollback history reproduce bench server ui clean
+.PHONY: venv test tune report predict serve dashboard retune schedule rollback history reproduce bench server ui clean
 
 venv: $(STAMP)
 
@@ -71,6 +71,11 @@ predict: $(STAMP)
 serve: $(STAMP)
 	$(CLI) serve --problem $(PROBLEM) --alias $(or $(ALIAS),champion) --host $(HOST) \
 		--port $(if $(filter command line environment,$(origin PORT)),$(PORT),5001) $(call opt,--tracking,$(TRACKING))
+
+# optuna-dashboard on the study storage (STORAGE= or runs/optuna.db). PORT: 8080 here.
+dashboard: $(STAMP)
+	$(CLI) dashboard --host $(HOST) --port $(if $(filter command line environment,$(origin PORT)),$(PORT),8080) \
+		$(call opt,--storage,$(STORAGE))
 
 retune: $(STAMP)
 	$(CLI) retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \

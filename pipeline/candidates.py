@@ -83,6 +83,7 @@ class _TestScorer(SeedListener):
         else:
             scores = self.problem.evaluate(run.model, self.splits.x_test, self.splits.y_test)
             self.candidate.test_scores.append(float(scores[self.problem.metric]))
+            self.candidate.test_metrics.append({k: float(v) for k, v in scores.items()})
         run.model = None
         self.candidate.runs.append(run)
         self.bar.set_postfix(candidate=self.candidate.name, refresh=False)

@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=5001, help="port (default 5001)")
     _job_options(serve, storage=False, fuse=False)
 
+    board = sub.add_parser("dashboard", help="optuna-dashboard on the study storage (studies, trials, plots)")
+    board.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    board.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    _job_options(board, fuse=False)
+
     retune = sub.add_parser("retune", help="unattended update: new data, candidates, promote only on evidence")
     retune.add_argument("--problem", required=True)
     retune.add_argument("--data", action="append", metavar="KEY=VALUE", help="csv: path=<newer file>")
@@ -176,6 +181,12 @@ def run(args: argparse.Namespace) -> int:
         from pipeline.stages.serve import serve
 
         serve(args.problem, JobSettings(**_job(args)), args.alias, args.host, args.port)
+        return 0
+    if args.command == "dashboard":
+        from pipeline.settings import JobSettings
+        from pipeline.stages.dashboard import dashboard
+
+        dashboard(JobSettings(**_job(args)), args.host, args.port)
         return 0
     if args.command == "retune":
         from pipeline.stages.retune import RetuneSettings, retune

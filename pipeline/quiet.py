@@ -1,8 +1,8 @@
 """Quiet by default: what a user can do nothing about is not printed before the lines that matter.
 
 TensorFlow's C++ start-up lines (absl, oneDNN, CPU features) go to /dev/null while TensorFlow is first
-imported; its Python logger, absl's, and known third-party warnings (MLflow's pyfunc type hints, its
-artifact download bars) are silenced. `lstm-tune -v` / `VERBOSE=1` (env LSTM_TUNE_VERBOSE=1, inherited by
+imported; its Python logger, absl's, known third-party warnings and MLflow's artifact download bars
+are silenced. `lstm-tune -v` / `VERBOSE=1` (env LSTM_TUNE_VERBOSE=1, inherited by
 worker processes) keeps them all.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Iterator
 
 VERBOSE_ENV = "LSTM_TUNE_VERBOSE"
 WARNINGS = (  # (message regex, category): third-party warnings with nothing for a user to do
-    (r".*type hints to the `predict` method.*", UserWarning),
     (r".*Heartbeat of storage.*", UserWarning),
     (r".*", DeprecationWarning),
     (r".*", FutureWarning),

@@ -54,7 +54,8 @@ def score_boxplot(scores: dict[str, Sequence[float]], metric: str, direction: st
 
 
 def study_plots(study) -> dict[str, Figure]:
-    """Optuna's optimization history and (with 2+ complete trials) hyperparameter importances."""
+    """Optuna's optimization history and, with 2+ complete trials that differ, hyperparameter importances,
+    parallel coordinates and slices."""
     import warnings
 
     import optuna
@@ -66,11 +67,16 @@ def study_plots(study) -> dict[str, Figure]:
         figures["history"] = ovm.plot_optimization_history(study).figure
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if len(complete) >= 2 and any(len({str(t.params.get(k)) for t in complete}) > 1 for k in complete[0].params):
-            try:
-                figures["importances"] = ovm.plot_param_importances(study).figure
-            except (RuntimeError, ValueError):
-                pass
-    for fig in figures.values():
-        fig.set_size_inches(6, 4)
-        fig.tight_layout()
+            for kind, plot in (("importances", ovm.plot_param_importances), ("parallel", ovm.plot_parallel_coordinate),
+                               ("slices", ovm.plot_slice)):
+                try:
+                    axes = plot(study)
+                    figures[kind] = (np.ravel(axes)[0] if isinstance(axes, np.ndarray) else axes).figure
+                except (RuntimeError, ValueError):
+                    pass
+    for kind, fig in figures.items():
+        fig.set_size_inches(*((12, 4) if kind in ("parallel", "slices") else (6, 4)))
+        with warnings.catch_warnings():  # the parallel-coordinate axes cannot be laid out tightly: as they are
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
     return figures

@@ -1,5 +1,6 @@
 """Report stage end to end at a tiny size: candidates, statistics, HTML, registry, predictions."""
 import json
+from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
@@ -28,6 +29,35 @@ params:
 """
 
 
+def html_tables(text: str) -> list[list[list[str]]]:
+    """Every <table> of an HTML page as rows of cell texts (the first row: the header)."""
+    class Tables(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr":
+                self.tables[-1].append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th"):
+                self.tables[-1][-1].append(self.cell)
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Tables()
+    parser.feed(text)
+    return parser.tables
+
+
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
@@ -46,7 +76,12 @@ def test_report_writes_every_section_and_registers_a_champion(tuned):
     html = result.html.read_text()
     for section in ("Winner", "Statistics", "Diagnostics", "Studies", "Registry"):
         assert f"<h2>{section}</h2>" in html
-    assert "data:image/png;base64," in html and "Friedman" in html
+    assert "data:image/png;base64," in html and "Friedman" in html and "<h2>What to do next</h2>" in html
+    tables = html_tables(html)
+    assert "|---|" not in html and "<pre>" not in html  # statistics as tables, not pipe-table text
+    assert any("test exact_match mean" in t[0] for t in tables)  # the problem's secondary metric
+    assert any(t[0][:2] == ["candidate", "test"] and "p (Holm)" in t[0] for t in tables)  # pairwise table
+    assert any(row[0] == result.winner.name for t in tables for row in t[1:])
     assert any(c.name.startswith("reference") for c in result.candidates) and 2 <= len(result.candidates) <= 3
     assert all(len(c.test_scores) == 3 for c in result.candidates)
     assert result.winner.name in result.markdown.read_text()

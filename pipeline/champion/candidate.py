@@ -22,6 +22,7 @@ class Candidate:
     tuning_value: float | None = None
     runs: list[SeedRun] = field(default_factory=list)
     test_scores: list[float] = field(default_factory=list)  # nan for a seed that diverged
+    test_metrics: list[dict[str, float]] = field(default_factory=list)  # every test metric of each trained seed
     champion: str | None = None  # the registry version this configuration is champion as, if it is
 
     @property

@@ -2,7 +2,6 @@
 with statistics, write the HTML/Markdown report, then finalize and register the winner."""
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from pipeline.problems.data_spec import DataSpec
 from pipeline.seeding import report_seeds
 from pipeline.settings import JobSettings
 from pipeline.storage import silence_optuna
-from reports import diagnostics, plots
-from reports.html import Section, table_html, table_markdown, write_report
+from pipeline.report_document import registry_section, report_sections
+from reports import plots
+from reports.html import write_report
 from reports.stats import compare, fill_failed, seeds_for
 from tracking.names import experiment_name
 
@@ -90,12 +90,12 @@ def report(settings: ReportSettings) -> ReportResult:
                                        "margin": margin, "seeds": seeds})
     for c in candidates:
         _log_candidate(tracker, experiment_id, run_id, problem, c)
-    sections = _sections(problem, candidates, comparison, studies)
+    sections = report_sections(problem, candidates, comparison, studies)
     finalized = None
     if settings.register:
         finalized = finalize(problem, splits, data_spec, winner, comparison, seeds, tracker, experiment_id,
                              run_id, champion=champion, alpha=settings.alpha)
-        sections.append(_registry_section(finalized))
+        sections.append(registry_section(finalized))
     out_dir = settings.out_dir / problem.name
     html_path, md_path = write_report(out_dir, problem.name, sections)
     for section in sections:
@@ -157,66 +157,6 @@ def _log_candidate(tracker, experiment_id: str, parent: str, problem: Problem, c
     if c.failures:
         tracker.set_tags(run, {"diverged": "; ".join(c.failures)})
     tracker.end_run(run)
-
-
-def _sections(problem: Problem, candidates: list[Candidate], comparison, studies) -> list[Section]:
-    metric = problem.metric
-    rows = []
-    estimates = comparison.summary["estimate"]
-    for c in candidates:
-        arr = np.asarray(comparison.scores[c.name])
-        rows.append([c.name, c.architecture, c.n_params, f"{arr.mean():.4f}", f"{arr.std(ddof=1):.4f}",
-                     f"{np.median(arr):.4f}", f"{estimates[c.name]:.4f}",
-                     "—" if c.tuning_value is None else f"{c.tuning_value:.4f}",
-                     (f"champion v{c.champion}" if c.champion else c.study or "book")
-                     + (f"; {len(c.failures)} diverged" if c.failures else "")])
-    header = ["candidate", "architecture", "parameters", f"test {metric} mean", "std", "median",
-              "estimate (confirmation seeds)", "tuning (validation) mean", "source"]
-    winner_index = next(i for i, c in enumerate(candidates) if c.name == comparison.winner)
-    facts = (f"Equivalence margin {comparison.margin:.4g} {metric}; the pairwise tests detect a difference of "
-             f"{comparison.detectable:.4g} with 80% power; the winner's unbiased test estimate: "
-             f"{comparison.estimate:.4f}.")
-    decision = f"**Winner: {comparison.winner}** — {comparison.rule}\n\n{facts}"
-    sections = [Section("Winner", f"<p><b>Winner: {html.escape(comparison.winner)}</b> — "
-                        f"{html.escape(comparison.rule)}</p><p>{facts}</p>" + table_html(header, rows, winner_index),
-                        decision + "\n\n" + table_markdown(header, rows))]
-    stats_md = comparison.to_markdown()
-    sections.append(Section("Statistics", f"<pre>{html.escape(stats_md)}</pre>", stats_md,
-                            {"test_scores_boxplot": plots.score_boxplot(comparison.scores, metric, problem.direction)}))
-    diag_rows, figures = [], {}
-    for c in candidates:
-        histories = [r.history for r in c.runs if not r.failure]
-        if not histories:
-            diag_rows.append([c.name, "diverged", "; ".join(c.failures), ""])
-            continue
-        verdict, counts = diagnostics.overall_verdict(histories)
-        counts |= {"diverged": len(c.failures)} if c.failures else {}
-        diag_rows.append([c.name, verdict.label, verdict.reason,
-                          ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))])
-        figures[f"learning_curves_{_slug(c.name)}"] = plots.learning_curves(
-            histories, f"{c.name}: {len(histories)} seeds")
-    dh = ["candidate", "verdict", "why", "seeds per verdict"]
-    sections.append(Section("Diagnostics", table_html(dh, diag_rows), table_markdown(dh, diag_rows), figures))
-    study_figures = {}
-    for study in studies:
-        for kind, fig in plots.study_plots(study).items():
-            study_figures[f"{kind}_{_slug(study.study_name)}"] = fig
-    sections.append(Section("Studies", "<p class='note'>Optimization history and hyperparameter importances "
-                            "per study.</p>", "Optimization history and hyperparameter importances per study.",
-                            study_figures))
-    return sections
-
-
-def _registry_section(f: Finalized) -> Section:
-    text = (f"Registered <code>{f.model_name}</code> version {f.version} "
-            f"({f.decision}). Final model refit on train + validation for {f.epochs} epochs; "
-            f"test {f.metric} of the final model: {f.test_score:.4f}. Load it with "
-            f"<code>models:/{f.model_name}@{f.alias}</code>.") if f.version else f"<p>{f.decision}</p>"
-    return Section("Registry", f"<p>{text}</p>", text.replace("<code>", "`").replace("</code>", "`"))
-
-
-def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
 def format_result(result: ReportResult) -> str:

@@ -1,0 +1,21 @@
+"""Dashboard stage: optuna-dashboard on the study storage (SQLite under runs/ or a database URL): history,
+parallel coordinates, importances and the trial table of every study, live while studies run."""
+from __future__ import annotations
+
+from typing import Callable
+
+from pipeline.errors import UsageError
+from pipeline.settings import JobSettings
+from tracking import mask_credentials
+
+
+def dashboard(settings: JobSettings, host: str = "127.0.0.1", port: int = 8080,
+              echo: Callable[[str], None] = print) -> None:
+    """Serve until interrupted (one process, optuna-dashboard's own server)."""
+    from optuna_dashboard import run_server
+
+    if not 0 < port < 65536:
+        raise UsageError(f"PORT must be 1-65535, not {port}")
+    storage = settings.study_storage()
+    echo(f"optuna-dashboard for {mask_credentials(storage.url)} at http://{host}:{port}/ (Ctrl-C stops it)")
+    run_server(storage, host=host, port=port)
