@@ -61,3 +61,10 @@ def test_hostile_yaml_is_refused(tmp_path, capsys):
     code, err = run(["tune", "--problem", "echo", "--space", str(bad)], tmp_path, capsys)
     assert code == 2 and "not valid YAML" in err and not marker.exists()
 
+
+
+def test_several_workers_on_the_embedded_stores_are_refused_with_what_to_use(tmp_path, capsys):
+    code, err = run(["tune", "--problem", "echo", "--workers", "2"], tmp_path, capsys)
+    assert code == 2 and "WORKERS=2 needs database servers" in err and "STORAGE, TRACKING" in err
+    assert "STORAGE=postgresql://" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
