@@ -3,12 +3,12 @@ active-run state, so several processes can log under one parent run)."""
 from __future__ import annotations
 
 import logging
-from importlib import metadata
 import re
 import subprocess
 import time
-from pathlib import Path
 from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import mlflow
