@@ -51,7 +51,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 tune: $(STAMP)
-	$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
+	@$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \
@@ -59,36 +59,36 @@ tune: $(STAMP)
 		$(call opt,--margin,$(MARGIN))
 
 report: $(STAMP)
-	$(CLI) report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
+	@$(CLI) report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
 		$(call opt,--margin,$(MARGIN)) \
 		$(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 predict: $(STAMP)
-	$(CLI) predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
+	@$(CLI) predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
 		$(call opt,--input-file,$(INPUT_FILE)) $(call opt,--tracking,$(TRACKING))
 
 # Serves the version ALIAS points at when it starts (restart after a promotion or rollback). PORT: 5001 here.
 serve: $(STAMP)
-	$(CLI) serve --problem $(PROBLEM) --alias $(or $(ALIAS),champion) --host $(HOST) \
+	@$(CLI) serve --problem $(PROBLEM) --alias $(or $(ALIAS),champion) --host $(HOST) \
 		--port $(if $(filter command line environment,$(origin PORT)),$(PORT),5001) $(call opt,--tracking,$(TRACKING))
 
 # optuna-dashboard on the study storage (STORAGE= or runs/optuna.db). PORT: 8080 here.
 dashboard: $(STAMP)
-	$(CLI) dashboard --host $(HOST) --port $(if $(filter command line environment,$(origin PORT)),$(PORT),8080) \
+	@$(CLI) dashboard --host $(HOST) --port $(if $(filter command line environment,$(origin PORT)),$(PORT),8080) \
 		$(call opt,--storage,$(STORAGE))
 
 retune: $(STAMP)
-	$(CLI) retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \
+	@$(CLI) retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--repeats,$(REPEATS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 schedule: $(STAMP)
-	$(CLI) schedule --problem $(PROBLEM) --every '$(or $(EVERY),weekly)' $(if $(DATA),--data '$(DATA)')
+	@$(CLI) schedule --problem $(PROBLEM) --every '$(or $(EVERY),weekly)' $(if $(DATA),--data '$(DATA)')
 
 rollback history: $(STAMP)
-	$(CLI) $@ --problem $(PROBLEM) $(call opt,--tracking,$(TRACKING))
+	@$(CLI) $@ --problem $(PROBLEM) $(call opt,--tracking,$(TRACKING))
 
 reproduce: $(STAMP)
-	$(CLI) reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d)) $(NOFUSE)
+	@$(CLI) reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d)) $(NOFUSE)
 
 # Benchmarks (not part of `make test`): writes bench/results.md and bench/results.csv. ONLY=section,... QUICK=1
 bench: $(STAMP)
