@@ -9,6 +9,7 @@ from pathlib import Path
 from pipeline.engines import ENGINES, KT_ALGORITHMS, OPTUNA
 from pipeline import interrupts, quiet
 from pipeline.errors import UsageError
+from pipeline.settings import JobSettings
 
 
 def _key_values(items: list[str] | None) -> dict[str, str]:
@@ -22,12 +23,6 @@ def _key_values(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--problem", required=True, help="problem name (echo, addition, ..., csv)")
-    parser.add_argument("--data", action="append", metavar="KEY=VALUE",
-                        help="problem parameter or size, e.g. n_train=2000 terms=3 path=series.csv")
-
-
 def _job_options(parser: argparse.ArgumentParser, storage: bool = True, fuse: bool = True) -> None:
     """The options of JobSettings: stores, progress bars, fused towers."""
     if storage:
@@ -37,6 +32,13 @@ def _job_options(parser: argparse.ArgumentParser, storage: bool = True, fuse: bo
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     if fuse:
         parser.add_argument("--no-fuse", action="store_true", help="train seeds one by one, not as fused towers")
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """The registered model a command uses: its problem and alias, and where the registry lives."""
+    parser.add_argument("--problem", required=True)
+    parser.add_argument("--alias", default="champion", help="registry alias (default champion)")
+    _job_options(parser, storage=False, fuse=False)
 
 
 def _job(args: argparse.Namespace) -> dict:
@@ -55,6 +57,17 @@ def _repeats(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"must be a whole number or auto, not {text!r}") from None
 
 
+def _server_options(parser: argparse.ArgumentParser, port: int) -> None:
+    """--host (127.0.0.1 unless told otherwise) and --port (1-65535) of a command that serves over HTTP."""
+    def valid(text: str) -> int:
+        if not (text.isdigit() and 0 < int(text) < 65536):
+            raise argparse.ArgumentTypeError(f"must be 1-65535, not {text!r}")
+        return int(text)
+
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=valid, default=port, help=f"port (default {port})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstm-tune", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -62,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     tune = sub.add_parser("tune", help="run Optuna studies for a problem (one per architecture)")
-    _common(tune)
+    tune.add_argument("--problem", required=True, help="problem name (echo, addition, ..., csv)")
+    tune.add_argument("--data", action="append", metavar="KEY=VALUE",
+                      help="problem parameter or size, e.g. n_train=2000 terms=3 path=series.csv")
     _job_options(tune)
     tune.add_argument("--arch", default="all", help="architecture, comma list, or 'all' (default)")
     tune.add_argument("--trials", type=int, default=20, help="new trials per study (default 20)")
@@ -96,22 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     _job_options(report)
 
     pred = sub.add_parser("predict", help="decode predictions of the registered champion for raw inputs")
-    pred.add_argument("--problem", required=True)
     pred.add_argument("--input", action="append", help="a raw input, e.g. ' 9+6+9' (repeatable)")
     pred.add_argument("--input-file", help="a CSV of inputs (column 'input' or the first column)")
-    pred.add_argument("--alias", default="champion")
-    _job_options(pred, storage=False, fuse=False)
+    _model_options(pred)
 
     serve = sub.add_parser("serve", help="serve the registered model of an alias over HTTP (MLflow's protocol)")
-    serve.add_argument("--problem", required=True)
-    serve.add_argument("--alias", default="champion", help="registry alias (default champion)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=5001, help="port (default 5001)")
-    _job_options(serve, storage=False, fuse=False)
+    _model_options(serve)
+    _server_options(serve, 5001)
 
     board = sub.add_parser("dashboard", help="optuna-dashboard on the study storage (studies, trials, plots)")
-    board.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    board.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    _server_options(board, 8080)
     _job_options(board, fuse=False)
 
     retune = sub.add_parser("retune", help="unattended update: new data, candidates, promote only on evidence")
@@ -142,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report(args: argparse.Namespace, repeats: int | str, register: bool = True) -> None:
+    """The report stage, on its own or at the end of tune."""
+    from pipeline.stages.report import ReportSettings, format_result, report
+
+    print(format_result(report(ReportSettings(problem=args.problem, top_k=args.top_k, repeats=repeats,
+                                              margin=args.margin, register=register, **_job(args)))))
+
+
 def run(args: argparse.Namespace) -> int:
     if args.command == "tune":
         from pipeline.stages.tune import TuneSettings, format_summary, tune
@@ -155,19 +172,10 @@ def run(args: argparse.Namespace) -> int:
         if result.interrupted:
             return 130
         if not args.no_report:
-            from pipeline.stages.report import ReportSettings, format_result, report
-
-            print(format_result(report(ReportSettings(
-                problem=args.problem, top_k=args.top_k, repeats=args.report_seeds, margin=args.margin,
-                **_job(args)))))
+            _report(args, args.report_seeds)
         return 0
     if args.command == "report":
-        from pipeline.stages.report import ReportSettings, format_result, report
-
-        print(format_result(report(ReportSettings(
-            problem=args.problem, top_k=args.top_k, repeats=args.repeats, margin=args.margin,
-            register=not args.no_register,
-            **_job(args)))))
+        _report(args, args.repeats, register=not args.no_register)
         return 0
     if args.command == "predict":
         from pipeline.stages.predict import predict, read_inputs
@@ -177,13 +185,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{raw!r} -> {out}")
         return 0
     if args.command == "serve":
-        from pipeline.settings import JobSettings
         from pipeline.stages.serve import serve
 
         serve(args.problem, JobSettings(**_job(args)), args.alias, args.host, args.port)
         return 0
     if args.command == "dashboard":
-        from pipeline.settings import JobSettings
         from pipeline.stages.dashboard import dashboard
 
         dashboard(JobSettings(**_job(args)), args.host, args.port)
@@ -201,15 +207,10 @@ def run(args: argparse.Namespace) -> int:
 
         print(schedule(args.problem, args.every, Path.cwd(), args.data))
         return 0
-    if args.command == "rollback":
-        from pipeline.champion import rollback
+    if args.command in ("rollback", "history"):
+        from pipeline.champion import history, rollback
 
-        print(rollback(args.problem, args.tracking, args.runs_dir))
-        return 0
-    if args.command == "history":
-        from pipeline.champion import history
-
-        print(history(args.problem, args.tracking, args.runs_dir))
+        print({"rollback": rollback, "history": history}[args.command](args.problem, args.tracking, args.runs_dir))
         return 0
     if args.command == "reproduce":
         from pipeline.stages.reproduce import format_table, reproduce

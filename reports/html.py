@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from reports.stats import Comparison
+from reports.stats import Comparison, fmt
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "report.html"
 
@@ -43,22 +42,12 @@ def table_html(header: list[str], rows: list[list[object]], highlight: int | Non
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def number(value: object, digits: int = 4) -> str:
-    """A number for reading: thousands separated for counts, 4 decimals, small values in e-notation."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return f"{int(value):,}"
-    v = float(value)
-    return f"{v:.2e}" if v != 0 and abs(v) < 10 ** -(digits - 1) else f"{v:.{digits}f}"
-
-
 def p_value(p: float) -> str:
     """A p-value with its significance mark: * < 0.05, ** < 0.01, *** < 0.001."""
     if p is None or math.isnan(p):
         return "—"
     marks = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-    return f"{number(p, 3)}{marks}"
+    return f"{fmt(p, 3)}{marks}"
 
 
 def comparison_html(c: Comparison) -> str:
@@ -66,26 +55,26 @@ def comparison_html(c: Comparison) -> str:
     split = (f"best chosen on {c.n_select} seeds, tested and estimated on {c.n_confirm} others" if c.n_confirm
              else "chosen, tested and estimated on the same seeds")
     facts = (f"<p>Direction: {c.direction}; {'paired' if c.paired else 'unpaired'} seeds; alpha = {c.alpha}; "
-             f"{split}; equivalence margin: {number(c.margin)}; detectable difference (80% power): "
-             f"{number(c.detectable)}.</p>")
+             f"{split}; equivalence margin: {fmt(c.margin)}; detectable difference (80% power): "
+             f"{fmt(c.detectable)}.</p>")
     summary = c.summary
     columns = [("count", "n"), ("mean", "mean"), ("std", "std"), ("iqm", "IQM"), ("iqm_low", "IQM 95% low"),
                ("iqm_high", "IQM 95% high"), ("50%", "median"), ("min", "min"), ("max", "max"),
                ("estimate", "confirmation mean")] + ([("params", "parameters")] if "params" in summary else [])
-    rows = [[name] + [number(int(r[k])) if k in ("count", "params") and not _missing(r[k]) else number(r[k])
+    rows = [[name] + [fmt(int(r[k])) if k in ("count", "params") and not _missing(r[k]) else fmt(r[k])
                       for k, _ in columns] for name, r in summary.iterrows()]
     winner = list(summary.index).index(c.winner)
     parts = [facts, table_html(["candidate"] + [label for _, label in columns], rows, winner)]
     if c.omnibus:
-        parts.append(f"<p>Omnibus: {html.escape(c.omnibus['test'])}, statistic {number(c.omnibus['statistic'])}, "
+        parts.append(f"<p>Omnibus: {html.escape(c.omnibus['test'])}, statistic {fmt(c.omnibus['statistic'])}, "
                      f"p = {p_value(c.omnibus['p_value'])}"
                      + (f" ({html.escape(c.omnibus['note'])})" if c.omnibus.get("note") else "") + "</p>")
     if c.pairwise:
         header = ["candidate", "test", "p", "p (Holm)", "difference", "95% bootstrap-t CI", "Cliff's delta",
                   "d (paired: d_z)", "P(improvement)", "p equivalent (Holm)", "significantly worse"]
         rows = [[p.candidate, p.test + (f" ({p.note})" if p.note else ""), p_value(p.p_value), p_value(p.p_holm),
-                 number(p.mean_difference), f"[{number(p.ci_low)}, {number(p.ci_high)}]", number(p.cliffs_delta, 2),
-                 number(p.cohens_d, 2), number(p.probability_of_improvement, 2), p_value(p.p_equivalent_holm),
+                 fmt(p.mean_difference), f"[{fmt(p.ci_low)}, {fmt(p.ci_high)}]", fmt(p.cliffs_delta, 2),
+                 fmt(p.cohens_d, 2), fmt(p.probability_of_improvement, 2), p_value(p.p_equivalent_holm),
                  "yes" if p.significantly_worse else "no"] for p in c.pairwise]
         parts.append(f"<p>Each candidate against the best ('{html.escape(c.best)}'), one-sided (candidate "
                      "worse), Holm-corrected:</p>" + table_html(header, rows))

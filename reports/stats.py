@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 __all__ = ["Comparison", "Decision", "Pairwise", "Promotion", "bootstrap_ci", "cliffs_delta", "cohens_d", "compare",
-           "decide_promotion", "detectable_difference", "effect_size", "fill_failed", "holm", "iqm", "iqm_ci",
+           "decide_promotion", "detectable_difference", "effect_size", "fill_failed", "fmt", "holm", "iqm", "iqm_ci",
            "one_sided_test", "probability_of_improvement", "seeds_for", "shapiro_p", "significantly_better"]
 
 DIRECTIONS = ("maximize", "minimize")
@@ -293,21 +293,21 @@ class Comparison:
             cells = [name, int(r["count"])]
             for c in cols:
                 v = r[c]
-                cells.append(_fmt(int(v)) if c == "params" and not pd.isna(v) else _fmt(v))
+                cells.append(fmt(int(v)) if c == "params" and not pd.isna(v) else fmt(v))
             rows.append(cells)
         names = {"iqm": "IQM", "iqm_low": "IQM 95% low", "iqm_high": "IQM 95% high",
                  "estimate": "confirmation mean"}
         headers = ["candidate", "n"] + [names.get(c, c) for c in cols]
         split = (f"best chosen on {self.n_select} seeds, tested and estimated on {self.n_confirm} others"
                  if self.n_confirm else "best chosen, tested and estimated on the same seeds")
-        margin = "none" if self.margin is None else _fmt(self.margin)
+        margin = "none" if self.margin is None else fmt(self.margin)
         out = [f"Direction: {self.direction}; {'paired' if self.paired else 'unpaired'} seeds; alpha={self.alpha}; "
-               f"{split}; equivalence margin: {margin}; detectable difference (80% power): {_fmt(self.detectable)}",
+               f"{split}; equivalence margin: {margin}; detectable difference (80% power): {fmt(self.detectable)}",
                "", _md_table(headers, rows), ""]
         if self.omnibus:
             note = f" ({self.omnibus['note']})" if self.omnibus.get("note") else ""
-            out.append(f"Omnibus: {self.omnibus['test']} statistic={_fmt(self.omnibus['statistic'])}, "
-                       f"p={_fmt(self.omnibus['p_value'])}{note}")
+            out.append(f"Omnibus: {self.omnibus['test']} statistic={fmt(self.omnibus['statistic'])}, "
+                       f"p={fmt(self.omnibus['p_value'])}{note}")
         else:
             out.append("Omnibus: not applicable (fewer than three candidates: the pairwise test decides)")
         out.append("")
@@ -315,9 +315,9 @@ class Comparison:
             out.append(f"Pairwise against the best ('{self.best}'), one-sided (candidate worse), "
                        f"Holm-corrected, alpha={self.alpha}:")
             out.append("")
-            rows = [[p.candidate, p.test + (f" ({p.note})" if p.note else ""), _fmt(p.p_value), _fmt(p.p_holm),
-                     _fmt(p.mean_difference), f"[{_fmt(p.ci_low)}, {_fmt(p.ci_high)}]", _fmt(p.cliffs_delta),
-                     _fmt(p.cohens_d), _fmt(p.probability_of_improvement), _fmt(p.p_equivalent_holm),
+            rows = [[p.candidate, p.test + (f" ({p.note})" if p.note else ""), fmt(p.p_value), fmt(p.p_holm),
+                     fmt(p.mean_difference), f"[{fmt(p.ci_low)}, {fmt(p.ci_high)}]", fmt(p.cliffs_delta),
+                     fmt(p.cohens_d), fmt(p.probability_of_improvement), fmt(p.p_equivalent_holm),
                      "yes" if p.significantly_worse else "no"] for p in self.pairwise]
             out.append(_md_table(["candidate", "test", "p", "p (Holm)", "difference", "95% bootstrap CI",
                                   "Cliff's delta", "d (paired: d_z)", "P(improvement)",
@@ -372,8 +372,8 @@ class Promotion:
                           "decisions": [asdict(d) for d in self.decisions]})
 
     def to_markdown(self) -> str:
-        rows = [[d.name, d.test, _fmt(d.p_value), _fmt(d.p_holm), _fmt(d.mean_difference),
-                 f"[{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]", _fmt(d.cohens_d), _fmt(d.probability_of_improvement),
+        rows = [[d.name, d.test, fmt(d.p_value), fmt(d.p_holm), fmt(d.mean_difference),
+                 f"[{fmt(d.ci_low)}, {fmt(d.ci_high)}]", fmt(d.cohens_d), fmt(d.probability_of_improvement),
                  "yes" if d.better else "no"] for d in self.decisions]
         table = _md_table(["challenger", "test", "p", "p (Holm)", "difference", "95% bootstrap CI",
                            "d (paired: d_z)", "P(improvement)", "significantly better"], rows)
@@ -484,7 +484,7 @@ def fill_failed(scores: dict[str, Sequence[float]], direction: str) -> tuple[dic
     worst = min(finite) if direction == "maximize" else max(finite)
     filled = {n: [float(v) if math.isfinite(v) else worst for v in values] for n, values in scores.items()}
     listed = ", ".join(f"{n}: {k}" for n, k in failed.items() if k)
-    return filled, f"diverged seeds ({listed}) scored the worst score of any run ({_fmt(worst)})"
+    return filled, f"diverged seeds ({listed}) scored the worst score of any run ({fmt(worst)})"
 
 
 def decide_promotion(challengers: dict[str, Sequence[float]], baseline: Sequence[float], direction: str,
@@ -508,14 +508,14 @@ def decide_promotion(challengers: dict[str, Sequence[float]], baseline: Sequence
     if not passed:
         return Promotion(None, best.name, decisions, alpha,
                          f"'{baseline_name}' kept: no challenger of {m} is significantly better "
-                         f"(best '{best.name}': {best.test}, p={_fmt(best.p_value)}, Holm over {m}: "
-                         f"{_fmt(best.p_holm)} >= {alpha})")
+                         f"(best '{best.name}': {best.test}, p={fmt(best.p_value)}, Holm over {m}: "
+                         f"{fmt(best.p_holm)} >= {alpha})")
     winner = max(passed, key=lambda d: sign * d.mean_difference)
     return Promotion(winner.name, best.name, decisions, alpha,
                      f"'{winner.name}' promoted: significantly better than '{baseline_name}' "
-                     f"({winner.test}, p={_fmt(winner.p_value)}, Holm over {m} challenger(s): "
-                     f"{_fmt(winner.p_holm)} < {alpha}; difference {_fmt(winner.mean_difference)}, "
-                     f"95% CI [{_fmt(winner.ci_low)}, {_fmt(winner.ci_high)}])")
+                     f"({winner.test}, p={fmt(winner.p_value)}, Holm over {m} challenger(s): "
+                     f"{fmt(winner.p_holm)} < {alpha}; difference {fmt(winner.mean_difference)}, "
+                     f"95% CI [{fmt(winner.ci_low)}, {fmt(winner.ci_high)}])")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -569,7 +569,7 @@ def _split_sentence(c: Comparison) -> str:
         return ("; chosen and estimated on the same seeds (fewer than 4 per candidate): the winner's score "
                 "is optimistic")
     return (f"; best chosen on {c.n_select} seeds, tested and estimated on {c.n_confirm} others "
-            f"(winner's unbiased estimate {_fmt(c.estimate)})")
+            f"(winner's unbiased estimate {fmt(c.estimate)})")
 
 
 def _omnibus(groups: list[np.ndarray], paired: bool) -> dict[str, Any]:
@@ -609,13 +609,13 @@ def _winner(best: str, order: list[str], pairwise: list[Pairwise], params: dict[
     rank = {name: i for i, name in enumerate(order)}
     smallest = min(close, key=lambda n: (_size(params, n), rank[n]))
     if smallest == best:
-        also = (f"it is also the smallest of the {len(close)} candidates shown within the margin {_fmt(margin)}"
-                if len(close) > 1 else f"no other candidate is shown within the margin {_fmt(margin)} of it")
+        also = (f"it is also the smallest of the {len(close)} candidates shown within the margin {fmt(margin)}"
+                if len(close) > 1 else f"no other candidate is shown within the margin {fmt(margin)} of it")
         return best, f"best mean ('{best}'); {tested}; {also} (equivalence: Holm, alpha={alpha}){skipped}"
     p = next(p for p in pairwise if p.candidate == smallest)
     return smallest, (f"smallest model ({int(params[smallest]):,} parameters) among {len(close)} candidates shown "
-                      f"within the margin {_fmt(margin)} of best '{best}' (equivalence p={_fmt(p.p_equivalent_holm)}"
-                      f" after Holm < {alpha}; difference {_fmt(p.mean_difference)}); {tested}{skipped}")
+                      f"within the margin {fmt(margin)} of best '{best}' (equivalence p={fmt(p.p_equivalent_holm)}"
+                      f" after Holm < {alpha}; difference {fmt(p.mean_difference)}); {tested}{skipped}")
 
 
 def _size(params: dict[str, int], name: str) -> float:
@@ -649,7 +649,9 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number for reading (Markdown and HTML alike): counts with thousands separators, `digits`
+    decimals, values below 10^-(digits-1) with 3 significant digits, "—" for a missing one."""
     if value is None or value is pd.NA:
         return "—"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -660,4 +662,4 @@ def _fmt(value: Any) -> str:
         return str(value)
     if math.isnan(v):
         return "—"
-    return f"{v:.3g}" if abs(v) < 1e-3 and v != 0 else f"{v:.4f}"
+    return f"{v:.3g}" if v != 0 and abs(v) < 10 ** -(digits - 1) else f"{v:.{digits}f}"

@@ -68,3 +68,10 @@ def test_several_workers_on_the_embedded_stores_are_refused_with_what_to_use(tmp
     assert code == 2 and "WORKERS=2 needs database servers" in err and "STORAGE, TRACKING" in err
     assert "STORAGE=postgresql://" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", ["serve", "dashboard"])
+def test_a_port_outside_1_to_65535_is_refused_in_one_line(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--port", "70000"] + (["--problem", "echo"] if command == "serve" else []))
+    assert exit_.value.code == 2 and "--port: must be 1-65535, not '70000'" in capsys.readouterr().err

@@ -3,6 +3,7 @@ package it with its preprocessing, register it, and move the champion alias only
 says so (first registration, or significantly better than the champion); otherwise it is a challenger."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,7 +28,7 @@ class Finalized:
     decision: str
     epochs: int
     metric: str
-    test_score: float
+    test_score: float  # the refit model's test score (nan when nothing was refit)
     model_uri: str | None
     p_value: float | None = None
 
@@ -45,20 +46,20 @@ def finalize(problem: Problem, splits: Splits, data: DataSpec, winner: Candidate
     the promotion test compares them with the champion's configuration re-evaluated on the same seeds and
     test data (`champion`, a candidate of this report): never with scores from other data."""
     epochs = max(1, int(np.median([r.best_epoch for r in winner.runs if not r.failure])))
+    name = model_name(problem.name)
+    registry = Registry(tracker)
+    current = registry.alias(name, CHAMPION)
+    if current is not None and winner.champion == str(current.version):  # nothing to refit or register
+        return Finalized(name, None, None, f"champion v{current.version} unchanged: the winner is its "
+                         "configuration", epochs, problem.metric, math.nan, None)
     hp = {**winner.hp, "epochs": epochs}
     run = train_one(problem, winner.architecture, hp, seeds[0], splits.train_plus_validation(), keep_model=True)
     test_score = float(problem.evaluate(run.model, splits.x_test, splits.y_test)[problem.metric])
-    name = model_name(problem.name)
-    registry = Registry(tracker)
     confirm = slice(len(seeds) - comparison.n_confirm, None) if comparison.n_confirm else slice(None)
-    scores = comparison.scores[winner.name]
-    record = ChampionRecord(winner.architecture, winner.hp, problem.metric, problem.direction, scores[confirm],
-                            seeds[confirm], data, study=winner.study or BOOK_REFERENCE, trial=winner.trial,
-                            report_run=parent_run_id, rule=comparison.rule)
-    current = registry.alias(name, CHAMPION)
-    if current is not None and winner.champion == str(current.version):
-        return Finalized(name, None, None, f"champion v{current.version} unchanged: the winner is its "
-                         "configuration", epochs, problem.metric, test_score, None)
+    record = ChampionRecord(winner.architecture, winner.hp, problem.metric, problem.direction,
+                            comparison.scores[winner.name][confirm], seeds[confirm], data,
+                            study=winner.study or BOOK_REFERENCE, trial=winner.trial, report_run=parent_run_id,
+                            rule=comparison.rule)
 
     final_run = tracker.start_run(experiment_id, f"final-{winner.name}", "final", parent_run_id,
                                   tags={"problem": problem.name, "architecture": winner.architecture},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pipeline.errors import UsageError
 from pipeline.settings import JobSettings
 from tracking import mask_credentials
 
@@ -14,8 +13,6 @@ def dashboard(settings: JobSettings, host: str = "127.0.0.1", port: int = 8080,
     """Serve until interrupted (one process, optuna-dashboard's own server)."""
     from optuna_dashboard import run_server
 
-    if not 0 < port < 65536:
-        raise UsageError(f"PORT must be 1-65535, not {port}")
     storage = settings.study_storage()
     echo(f"optuna-dashboard for {mask_credentials(storage.url)} at http://{host}:{port}/ (Ctrl-C stops it)")
     run_server(storage, host=host, port=port)

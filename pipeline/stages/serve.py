@@ -18,8 +18,6 @@ def serve(problem: str, settings: JobSettings, alias: str = CHAMPION, host: str 
           echo: Callable[[str], None] = print) -> None:
     if problem not in PROBLEMS:
         get_problem(problem)  # unknown problem -> the error that lists the known ones
-    if not 0 < port < 65536:
-        raise UsageError(f"PORT must be 1-65535, not {port}")
     tracker = settings.tracker()
     name = model_name(problem)
     version = Registry(tracker).alias(name, alias)
