@@ -100,63 +100,78 @@ def summarize(scores: list[float]) -> dict[str, float]:
     return {"mean": float(arr.mean()), "std": std, "sem": std / math.sqrt(arr.size)}
 
 
-class Objective:
-    def __init__(self, ctx: StudyContext) -> None:
-        self.ctx = ctx
+class TrialJob:
+    """One trial's life around its training: begun (configuration suggested and recorded, its log
+    opened), then ended with the exception that stopped its training or None (scored, logged, its
+    outcome recorded). `listener` hears its seeds. The Objective runs one job per call; trial batches
+    (pipeline.trial_batches) run several jobs' training as one fused model."""
 
-    def __call__(self, trial: optuna.Trial) -> float:
-        ctx = self.ctx
+    def __init__(self, ctx: StudyContext, trial: optuna.Trial) -> None:
+        self.ctx, self.trial = ctx, trial
         hp = ctx.space.suggest(trial)
         tags = {"trial": trial.number, "worker": WORKER, "reference": bool(trial.user_attrs.get("reference", False))}
         budget = trial.user_attrs.get(EPOCHS_BUDGET)
         if budget is not None:
             hp["epochs"] = tags[EPOCHS_BUDGET] = int(budget)
-        log = ctx.trial_log(trial.number, hp, tags)
-        trial.set_user_attr("mlflow_run_id", log.run_id)
+        self.hp, self.log = hp, ctx.trial_log(trial.number, hp, tags)
+        trial.set_user_attr("mlflow_run_id", self.log.run_id)
         trial.set_user_attr("hp", hp)
-        seeds = _TrialSeeds(ctx, trial)
-        start = time.perf_counter()
-        try:
-            value = self._run_seeds(trial, hp, log, seeds)
-        except BaseException as exc:
-            self._finish(trial, log, seeds.runs, outcome(exc))
-            raise
-        trial.set_user_attr("seconds", time.perf_counter() - start)
-        self._finish(trial, log, seeds.runs, COMPLETE)
-        return value
+        self.seeds = _TrialSeeds(ctx, trial)
+        self.listener = Listeners(self.log, self.seeds)
+        self.start = time.perf_counter()
 
-    def _run_seeds(self, trial: optuna.Trial, hp: dict[str, Any], log: TrialLog, seeds: _TrialSeeds) -> float:
-        ctx = self.ctx
-        start = time.perf_counter()
-        try:
-            train_seeds(ctx.problem, ctx.architecture, hp, ctx.seeds,
-                        (ctx.splits.x_train, ctx.splits.y_train), (ctx.splits.x_val, ctx.splits.y_val),
-                        listener=Listeners(log, seeds), keep_models=True, fuse=ctx.fuse)
-        finally:
-            trial.set_user_attr("epoch_trainings", seeds.epoch_trainings)  # compute spent, for comparisons
+    def end(self, exc: BaseException | None, train_seconds: float) -> float | None:
+        """Record how the trial ended; its value (the mean over seeds) when it completed."""
+        trial, seeds = self.trial, self.seeds
+        trial.set_user_attr("epoch_trainings", seeds.epoch_trainings)  # compute spent, for comparisons
+        if exc is not None:
+            self._finish(outcome(exc))
+            return None
         # Training wall time without the logging done between seeds; the rest of a trial is overhead.
-        trial.set_user_attr("train_seconds", time.perf_counter() - start - log.logging_seconds)
+        trial.set_user_attr("train_seconds", train_seconds - self.log.logging_seconds)
         stats = summarize([r.score for r in seeds.runs])
         for key, value in stats.items():
             trial.set_user_attr(key, value)
-        if self._is_new_best(trial, stats["mean"]):
-            trial.set_user_attr("model_uri", log.log_model(seeds.best_model, ctx.splits.x_val[:2]))
+        if self._is_new_best(stats["mean"]):
+            trial.set_user_attr("model_uri", self.log.log_model(seeds.best_model, self.ctx.splits.x_val[:2]))
+        trial.set_user_attr("seconds", time.perf_counter() - self.start)
+        self._finish(COMPLETE)
         return stats["mean"]
 
-    def _is_new_best(self, trial: optuna.Trial, value: float) -> bool:
+    def _is_new_best(self, value: float) -> bool:
         try:
-            best = trial.study.best_value
+            best = self.trial.study.best_value
         except ValueError:
             return True
         return self.ctx.problem.better(value, best)
 
-    @staticmethod
-    def _finish(trial: optuna.Trial, log: TrialLog, runs: list[SeedRun], result: Outcome) -> None:
+    def _finish(self, result: Outcome) -> None:
         if result.reason:
-            trial.set_user_attr("reason", result.reason)
+            self.trial.set_user_attr("reason", result.reason)
         if result.kind:
-            trial.set_user_attr("fail_kind", result.kind)
-        log.close(result, runs, summarize([r.score for r in runs]) if runs else None)
+            self.trial.set_user_attr("fail_kind", result.kind)
+        runs = self.seeds.runs
+        self.log.close(result, runs, summarize([r.score for r in runs]) if runs else None)
+
+
+class Objective:
+    """What study.optimize calls: one trial, its seeds trained together (fused) or one by one."""
+
+    def __init__(self, ctx: StudyContext) -> None:
+        self.ctx = ctx
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        ctx = self.ctx
+        job = TrialJob(ctx, trial)
+        start = time.perf_counter()
+        try:
+            train_seeds(ctx.problem, ctx.architecture, job.hp, ctx.seeds,
+                        (ctx.splits.x_train, ctx.splits.y_train), (ctx.splits.x_val, ctx.splits.y_val),
+                        listener=job.listener, keep_models=True, fuse=ctx.fuse)
+        except BaseException as exc:
+            job.end(exc, time.perf_counter() - start)
+            raise
+        return job.end(None, time.perf_counter() - start)
 
 
 class _TrialSeeds(SeedListener):

@@ -30,8 +30,7 @@ def test_each_tower_computes_exactly_its_plain_model(name, arch, hp):
     for seed in range(3):
         seed_everything(seed)
         plains.append(build_model(arch, problem, hp))
-    towers = Towers(plains[0], 3)
-    towers.load(plains)
+    towers = Towers(plains)
     fused = towers.model.predict(np.repeat(splits.x_test[:, None], 3, axis=1), verbose=0)
     for s, plain in enumerate(plains):
         np.testing.assert_allclose(fused[:, s], plain.predict(splits.x_test, verbose=0), atol=1e-5)
@@ -44,7 +43,7 @@ def test_each_tower_computes_exactly_its_plain_model(name, arch, hp):
 def test_models_that_are_not_chains_are_not_fused():
     problem, splits = _data("addition")
     with pytest.raises(Unfusable):
-        Towers(build_model("attention", problem, {"units": 4}), 2)
+        Towers([build_model("attention", problem, {"units": 4})] * 2)
     runs = train_seeds(problem, "attention", {"units": 4, "epochs": 1}, [0, 1], (splits.x_train, splits.y_train),
                        (splits.x_val, splits.y_val))
     assert [r.towers for r in runs] == [1, 1]  # trained one by one instead

@@ -1,5 +1,7 @@
 """Helpers shared by tests: a tiny search space, and waiting for a CLI subprocess's running trial."""
+import sqlite3
 import time
+from contextlib import closing
 
 import optuna
 
@@ -19,6 +21,8 @@ def wait_for_running_trial(storage: str, study_name: str, proc, min_number: int 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:
+            if storage.startswith("sqlite:///") and not _schema_ready(storage[len("sqlite:///"):]):
+                raise LookupError("the process has not created the storage yet")  # don't race it to
             study = optuna.load_study(study_name=study_name, storage=storage)
             running = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING
                        and t.number >= min_number and "mlflow_run_id" in t.user_attrs]
@@ -28,3 +32,12 @@ def wait_for_running_trial(storage: str, study_name: str, proc, min_number: int 
             return running[0].number
         time.sleep(0.2)
     raise AssertionError(f"no running trial appeared: {proc.stdout.read()[-2000:] if proc.poll() is not None else ''}")
+
+
+def _schema_ready(path: str) -> bool:
+    """Whether Optuna finished creating its SQLite schema at `path` (read-only: never creates it)."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return bool(db.execute("SELECT count(*) FROM alembic_version").fetchone()[0])
+    except sqlite3.Error:
+        return False

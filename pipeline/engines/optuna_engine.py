@@ -1,5 +1,6 @@
 """Optuna engine: TPE picks the configurations, the seed-aware pruner and racing stop poor trials;
-one process runs `study.optimize`, or local worker processes share the study."""
+one process trains trials in batches that share one fused model (pipeline.trial_batches), or local
+worker processes share the study, each running `study.optimize`."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -7,8 +8,9 @@ from typing import TYPE_CHECKING
 import optuna
 
 from pipeline.engines import OPTUNA, STARTUP_TRIALS, Engine
-from pipeline.objective import Objective, StudyContext
+from pipeline.objective import StudyContext
 from pipeline.progress import Progress, count_finished
+from pipeline.trial_batches import optimize_in_batches
 from pipeline.workers import run_workers
 
 if TYPE_CHECKING:
@@ -29,5 +31,5 @@ class OptunaEngine(Engine):
             run_workers(settings, ctx.architecture, count_finished(study) + settings.trials, timeout, study,
                         progress)
             return
-        study.optimize(Objective(ctx), n_trials=settings.trials, timeout=timeout, callbacks=[progress],
-                       catch=(Exception,), gc_after_trial=False)
+        optimize_in_batches(study, ctx, settings.trials, timeout, settings.batch, [progress],
+                            lambda: progress.stopped_reason is not None)

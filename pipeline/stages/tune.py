@@ -33,6 +33,7 @@ class TuneSettings(JobSettings):
     racing_alpha: float = 0.05
     tag: str | None = None  # appended to study names, to keep separate studies of the same pair
     workers: int = 1  # local worker processes sharing each study
+    batch: int = 4  # trials trained at once as one fused model (one process; 1 = one at a time)
     engine: str = OPTUNA  # optuna | keras-tuner: which library picks the configurations
     kt_algorithm: str = "random"  # keras-tuner engine: random | hyperband | bayesian
 

@@ -1,0 +1,97 @@
+"""Trial batches: configurations that share a structure train as the towers of one model, each exactly
+as it would alone; a batch's trials are pruned, fail, are logged and told on their own."""
+import numpy as np
+import optuna
+import pytest
+
+from conftest import TINY
+from pipeline import references
+from pipeline.cli import main
+from pipeline.errors import NonFiniteLoss
+from pipeline.fused import Group, train_groups
+from pipeline.multi_seed import SeedListener, train_seeds
+from pipeline.problems import get_problem
+from pipeline.tower_layers import TowerLSTM
+from pipeline.tower_settings import PER_TOWER, structure
+
+
+def _data(name):
+    sizes = {k: v for k, v in TINY[name].items() if k.startswith("n_")}
+    problem = get_problem(name)
+    splits = problem.splits(seed=0, **sizes)
+    return problem, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_each_configuration_of_a_batch_learns_exactly_what_it_learns_alone(optimizer):
+    """Different learning rates, L2 and initializers in one model; one full batch per epoch and no dropout
+    (so batch order and masks cannot differ): every tower's weights equal its own separate run's."""
+    problem, train, val = _data("echo")
+    base = {**references.reference_hp("echo"), "units": 6, "dropout": 0.0, "epochs": 3, "patience": 0,
+            "batch_size": len(train[0]), "optimizer": optimizer}
+    hps = [{**base, "learning_rate": 0.5 if optimizer == "sgd" else 0.01},
+           {**base, "learning_rate": 0.05 if optimizer == "sgd" else 0.001, "l2": 0.01,
+            "kernel_initializer": "glorot_normal"}]
+    batched = train_groups(problem, "vanilla", [Group(hp, [3, 4], SeedListener()) for hp in hps], train, val,
+                           keep_models=True)
+    for hp, runs in zip(hps, batched):
+        alone = train_seeds(problem, "vanilla", hp, [3, 4], train, val, keep_models=True, fuse=False)
+        assert [r.towers for r in runs] == [4, 4]
+        for b, a in zip(runs, alone):
+            for wb, wa in zip(b.model.get_weights(), a.model.get_weights()):
+                np.testing.assert_allclose(wb, wa, atol=3e-5)
+            np.testing.assert_allclose(b.history["val_loss"], a.history["val_loss"], rtol=1e-4)
+    assert batched[0][0].score != batched[1][0].score
+
+
+def test_each_tower_drops_out_at_its_own_rate():
+    layer = TowerLSTM(3, 4, dropout=[0.0, 0.5, 0.2])
+    mask = np.asarray(layer._mask(np.ones((3, 20000, 4), "float32"), layer.dropout))
+    assert np.all(mask[0] == 1.0)
+    for s, rate in ((1, 0.5), (2, 0.2)):
+        kept = mask[s] > 0
+        assert abs(1 - kept.mean() - rate) < 0.01  # the share dropped is the tower's rate
+        np.testing.assert_allclose(mask[s][kept], 1 / (1 - rate), rtol=1e-6)  # kept units are scaled up
+
+
+class _PruneAt(SeedListener):
+    def __init__(self, epoch):
+        self.at, self.seen = epoch, []
+
+    def epoch(self, seed_index, epoch, values):
+        self.seen.append(epoch)
+        if epoch == self.at:
+            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
+
+
+def test_a_stopped_configuration_ends_alone_and_the_batch_trains_on():
+    problem = get_problem("damped_sine", length=10)
+    splits = problem.splits(seed=0, n_train=64, n_val=32, n_test=8)
+    train, val = (splits.x_train, splits.y_train), (splits.x_val, splits.y_val)
+    hp = {"units": 32, "activation": "relu", "optimizer": "sgd", "epochs": 5, "patience": 0,
+          "kernel_initializer": "random_uniform", "learning_rate": 0.01}
+    pruned, kept, diverged = _PruneAt(0), _PruneAt(-1), _PruneAt(-1)
+    results = train_groups(problem, "vanilla", [Group(hp, [0, 1], pruned), Group(hp, [0, 1], kept),
+                                                Group({**hp, "learning_rate": 10.0}, [0, 1], diverged)],
+                           train, val)
+    assert isinstance(results[0], optuna.TrialPruned) and pruned.seen == [0]
+    assert isinstance(results[2], NonFiniteLoss) and len(diverged.seen) < 5  # as in test_training: it diverges
+    assert [r.epochs for r in results[1]] == [5, 5] and kept.seen == [0, 1, 2, 3, 4]
+    alone = train_seeds(problem, "vanilla", hp, [0, 1], train, val)
+    assert [r.score for r in results[1]] == pytest.approx([r.score for r in alone], rel=1e-4)
+
+
+def test_a_tuned_batch_shares_its_structure_and_logs_every_trial(tmp_path):
+    code = main(["tune", "--problem", "echo", "--arch", "vanilla", "--trials", "6", "--seeds", "2", "--batch", "3",
+                 "--runs-dir", str(tmp_path), "--no-report", "--no-progress", "--timeout", "0",
+                 "--data", "n_train=64 n_val=32 n_test=32"])
+    assert code == 0
+    study = optuna.load_study(study_name="echo-vanilla", storage=f"sqlite:///{tmp_path}/optuna.db")
+    trials = study.get_trials()
+    assert [t.state.name for t in trials].count("COMPLETE") + [t.state.name for t in trials].count("PRUNED") == 6
+    for batch in (trials[0:3], trials[3:6]):
+        shapes = [structure(t.params) for t in batch]
+        assert shapes[0] == shapes[1] == shapes[2]  # siblings share the leader's structure
+        assert len({tuple(sorted((k, v) for k, v in t.params.items() if k in PER_TOWER)) for t in batch}) > 1
+    assert len({t.user_attrs["mlflow_run_id"] for t in trials}) == 6  # each trial its own MLflow run
+    assert all(len(t.user_attrs["seed_scores"]) == 2 for t in trials if t.state.name == "COMPLETE")
