@@ -28,7 +28,8 @@ def pruned_at(study: optuna.Study, step: int, value: float = 0.1) -> bool:
 def test_make_pruner_names():
     assert isinstance(make_pruner("median", MAX_EPOCHS), SeedAwarePruner)
     assert isinstance(make_pruner("none", MAX_EPOCHS), optuna.pruners.NopPruner)
-    with pytest.raises(UsageError, match="unknown pruner 'nope'; choose one of: median, none"):
+    assert make_pruner("hyperband", MAX_EPOCHS, SEEDS).rule == "hyperband"
+    with pytest.raises(UsageError, match="unknown pruner 'nope'; choose one of: median, hyperband, none"):
         make_pruner("nope", MAX_EPOCHS)
 
 
@@ -51,3 +52,32 @@ def test_a_good_running_mean_or_too_few_trials_go_on():
 def test_no_report_no_prune():
     study = study_with_history()
     assert not study.ask().should_prune()
+
+
+def test_hyperband_judges_means_over_every_seed_at_its_rungs():
+    """Epoch budgets 1, 3, 9 (reduction factor 3) counted on the last seed's steps, where the reported
+    value is the mean over all seeds; a configuration only a third as good as the others' at a rung stops."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    max_epochs, seeds = 9, 3
+    study = optuna.create_study(study_name="rungs", direction="maximize",  # brackets hash the name
+                                pruner=make_pruner("hyperband", max_epochs, seeds))
+    offset = (seeds - 1) * max_epochs
+    good = [study.ask() for _ in range(6)]
+    for trial in good:
+        for step in range(offset + max_epochs):
+            trial.report(0.9, step)
+            assert not trial.should_prune()
+        study.tell(trial, 0.9)
+    stopped_at = []
+    for _ in range(6):  # poor configurations: each bracket stops them at its first rung
+        trial = study.ask()
+        for step in range(offset):  # earlier seeds' steps: never judged, however poor
+            trial.report(0.1, step)
+            assert not trial.should_prune()
+        for step in range(offset, offset + max_epochs):
+            trial.report(0.1, step)
+            if trial.should_prune():
+                stopped_at.append(step - offset + 1)
+                break
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    assert len(stopped_at) == 6 and set(stopped_at) <= {1, 3, 9} and min(stopped_at) == 1

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 OPTUNA, KERAS_TUNER = "optuna", "keras-tuner"
 ENGINES = (OPTUNA, KERAS_TUNER)
 KT_ALGORITHMS = ("random", "hyperband", "bayesian")
+PRUNERS = ("median", "hyperband", "none")  # pipeline.pruning
 STARTUP_TRIALS = 5  # random trials before a model-based search (TPE, KerasTuner's Bayesian) takes over
 
 
