@@ -13,6 +13,8 @@ ARCH ?= all
 TRIALS ?= 20
 SEEDS ?=
 WORKERS ?=
+BATCH ?=
+PRUNER ?=
 TIMEOUT ?= 600
 STORAGE ?=
 TRACKING ?=
@@ -26,6 +28,7 @@ FUSE ?= 1
 TOP_K ?=
 REPEATS ?=
 MARGIN ?=
+ENSEMBLE ?=
 INPUT ?=
 INPUT_FILE ?=
 HOST ?= 127.0.0.1
@@ -35,7 +38,7 @@ opt = $(if $(2),$(1) $(2))
 CLI = $(PY) -m pipeline.cli $(if $(filter 1 yes true,$(VERBOSE)),-v)
 NOFUSE = $(if $(filter 0 no false,$(FUSE)),--no-fuse)
 
-.PHONY: venv test tune report predict serve dashboard retune schedule rollback history reproduce bench server ui clean
+.PHONY: venv test tune report predict serve dashboard retune schedule rollback history sync reproduce bench server ui clean
 
 venv: $(STAMP)
 
@@ -52,15 +55,15 @@ test: $(STAMP)
 
 tune: $(STAMP)
 	@$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
-		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
+		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--batch,$(BATCH)) $(call opt,--pruner,$(PRUNER)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \
 		$(if $(filter 0 no false,$(REPORT)),--no-report) $(NOFUSE) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS)) \
-		$(call opt,--margin,$(MARGIN))
+		$(call opt,--margin,$(MARGIN)) $(call opt,--ensemble,$(ENSEMBLE))
 
 report: $(STAMP)
 	@$(CLI) report --problem $(PROBLEM) $(call opt,--top-k,$(TOP_K)) $(call opt,--repeats,$(REPEATS)) \
-		$(call opt,--margin,$(MARGIN)) \
+		$(call opt,--margin,$(MARGIN)) $(call opt,--ensemble,$(ENSEMBLE)) \
 		$(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 predict: $(STAMP)
@@ -86,6 +89,9 @@ schedule: $(STAMP)
 
 rollback history: $(STAMP)
 	@$(CLI) $@ --problem $(PROBLEM) $(call opt,--tracking,$(TRACKING))
+
+sync: $(STAMP)
+	@$(CLI) sync $(call opt,--tracking,$(TRACKING))
 
 reproduce: $(STAMP)
 	@$(CLI) reproduce --problem $(PROBLEM) $(call opt,--seeds,$(SEEDS)) $(foreach d,$(DATA),--data $(d)) $(NOFUSE)

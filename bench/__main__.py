@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import calibration, overhead, search_quality, seed_parallel, serving, workers
+from bench import calibration, chaos, overhead, search, search_quality, seed_parallel, serving, workers
 from bench.common import BENCH_DIR, Results, machine
 
 SECTIONS = {  # name -> (run at default size, run at --quick size)
@@ -25,6 +25,12 @@ SECTIONS = {  # name -> (run at default size, run at --quick size)
     "flat_overhead": (lambda r: overhead.flat_overhead(r), lambda r: overhead.flat_overhead(r, trials=10, window=2)),
     "calibration": (lambda r: calibration.run(r), lambda r: calibration.run(r, reps=20)),
     "serving": (lambda r: serving.run(r), lambda r: serving.run(r, requests=5)),
+    "throughput": (lambda r: search.throughput(r),
+                   lambda r: search.throughput(r, minutes=2, eval_seeds=3, data=search.QUICK_DATA)),
+    "leaderboard": (lambda r: search.leaderboard(r),
+                    lambda r: search.leaderboard(r, minutes=0.5, eval_seeds=3, problems=("echo", "addition"),
+                                                 sizes={p: search.QUICK_DATA for p in ("echo", "addition")})),
+    "chaos": (lambda r: chaos.run(r), lambda r: chaos.run(r, trials=9)),
 }
 
 

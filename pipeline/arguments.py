@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.engines import ENGINES, KT_ALGORITHMS, OPTUNA
+from pipeline.engines import ENGINES, KT_ALGORITHMS, OPTUNA, PRUNERS
 from pipeline.errors import UsageError
 
 
@@ -81,10 +81,13 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     tune.add_argument("--seeds", type=int, default=3, help="training seeds per trial (default 3)")
     tune.add_argument("--timeout", type=float, default=600, help="seconds for the whole run, 0 = none (default 600)")
     tune.add_argument("--workers", type=int, default=1, help="local worker processes per study (default 1)")
+    tune.add_argument("--batch", type=int, default=4,
+                      help="trials trained at once as one fused model, sharing a structure (default 4; 1 = off)")
     tune.add_argument("--space", help="your own search-space YAML file")
     tune.add_argument("--study-seed", type=int, default=0, help="seeds the sampler and the training seeds")
     tune.add_argument("--data-seed", type=int, default=0)
-    tune.add_argument("--pruner", default="median", choices=["median", "none"])
+    tune.add_argument("--pruner", default="median", choices=PRUNERS,
+                      help="median, hyperband (multi-fidelity over epochs) or none (default median)")
     tune.add_argument("--tag", help="suffix for study names, to start separate studies")
     tune.add_argument("--engine", default=OPTUNA, choices=ENGINES,
                       help="who picks the configurations (default optuna); keras-tuner: one process")
@@ -96,6 +99,8 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
                       help="seeds per candidate in the final report, or auto (default 10)")
     tune.add_argument("--top-k", type=int, default=3, help="candidates in the final report")
     tune.add_argument("--margin", type=float, help="equivalence margin of the report (default: the problem's)")
+    tune.add_argument("--ensemble", type=int, help="seeds of the final refit; their ensemble is "
+                      "registered when it beats one seed (default 5; 1 = one seed)")
 
     report = sub.add_parser("report", help="re-evaluate the best trials, pick a winner, register it")
     report.add_argument("--problem", required=True)
@@ -105,6 +110,8 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     report.add_argument("--margin", type=float, help="equivalence margin in the metric's units (default: the "
                         "problem's)")
     report.add_argument("--no-register", action="store_true")
+    report.add_argument("--ensemble", type=int, help="seeds of the final refit; their ensemble is "
+                        "registered when it beats one seed (default 5; 1 = one seed)")
     _job_options(report)
 
     pred = sub.add_parser("predict", help="decode predictions of the registered champion for raw inputs")
@@ -139,6 +146,9 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--problem", required=True)
         _job_options(cmd, storage=False, fuse=False)
+
+    sync = sub.add_parser("sync", help="replay trial logging kept in runs/outbox/ while MLflow was unreachable")
+    _job_options(sync, storage=False, fuse=False)
 
     rep = sub.add_parser("reproduce", help="train the book's reference configuration over seeds")
     rep.add_argument("--problem", required=True, help="problem name, or 'all'")

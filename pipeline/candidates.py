@@ -84,6 +84,9 @@ class _TestScorer(SeedListener):
             scores = self.problem.evaluate(run.model, self.splits.x_test, self.splits.y_test)
             self.candidate.test_scores.append(float(scores[self.problem.metric]))
             self.candidate.test_metrics.append({k: float(v) for k, v in scores.items()})
+            if getattr(self.problem, "forecasts", False):  # the report plots the test period
+                self.candidate.test_forecasts.append(self.problem.test_forecasts(
+                    run.model.predict(self.splits.x_test, batch_size=256, verbose=0)))
         run.model = None
         self.candidate.runs.append(run)
         self.bar.set_postfix(candidate=self.candidate.name, refresh=False)

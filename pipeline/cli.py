@@ -17,7 +17,8 @@ def _report(args: argparse.Namespace, repeats: int | str, register: bool = True)
     from pipeline.stages.report import ReportSettings, format_result, report
 
     print(format_result(report(ReportSettings(problem=args.problem, top_k=args.top_k, repeats=repeats,
-                                              margin=args.margin, register=register, **job(args)))))
+                                              margin=args.margin, register=register, **job(args),
+                                              **({"ensemble": args.ensemble} if args.ensemble else {})))))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
         result = tune(TuneSettings(
             problem=args.problem, architectures=args.arch, trials=args.trials, seeds=args.seeds,
             timeout=args.timeout or None, space=args.space, study_seed=args.study_seed, data=key_values(args.data),
-            data_seed=args.data_seed, pruner=args.pruner, tag=args.tag, workers=args.workers, engine=args.engine,
-            kt_algorithm=args.kt_algorithm, **job(args)))
+            data_seed=args.data_seed, pruner=args.pruner, tag=args.tag, workers=args.workers, batch=args.batch,
+            engine=args.engine, kt_algorithm=args.kt_algorithm, **job(args)))
         print(format_summary(result))
         if result.interrupted:
             return 130
@@ -67,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
         from pipeline.stages.schedule import schedule
 
         print(schedule(args.problem, args.every, Path.cwd(), args.data))
+        return 0
+    if args.command == "sync":
+        from pipeline.stages.sync import sync
+
+        print(sync(JobSettings(**job(args))))
         return 0
     if args.command in ("rollback", "history"):
         from pipeline.champion import history, rollback

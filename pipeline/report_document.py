@@ -1,5 +1,5 @@
-"""The report's document: its sections (winner, statistics, diagnostics, what to do next, studies,
-registry) as HTML and Markdown, from the candidates and the comparison that chose among them."""
+"""The report's document: its sections (winner, forecast, statistics, diagnostics, what to do next,
+studies, registry) as HTML and Markdown, from the candidates and the comparison that chose among them."""
 from __future__ import annotations
 
 import html
@@ -8,27 +8,34 @@ import numpy as np
 
 from pipeline.candidates import Candidate
 from pipeline.champion import Finalized
+from pipeline.forecast_report import ForecastReport
 from pipeline.problems import Problem
 from reports import diagnostics, plots
 from reports.html import Section, comparison_html, table_html, table_markdown
 from reports.stats import Comparison
 
 
-def report_sections(problem: Problem, candidates: list[Candidate], comparison: Comparison, studies) -> list[Section]:
+def report_sections(problem: Problem, candidates: list[Candidate], comparison: Comparison, studies,
+                    forecast: ForecastReport | None = None) -> list[Section]:
     verdicts = {c.name: _verdict(c) for c in candidates}
-    return [_winner(problem, candidates, comparison),
+    return [_winner(problem, candidates, comparison, forecast), *([forecast.section] if forecast else []),
             Section("Statistics", comparison_html(comparison), comparison.to_markdown(),
                     {"test_scores_boxplot": plots.score_boxplot(comparison.scores, problem.metric,
                                                                 problem.direction)}),
             _diagnostics(candidates, verdicts),
-            _next_steps(candidates, comparison, verdicts),
+            _next_steps(candidates, comparison, verdicts, forecast),
             _studies(studies)]
 
 
-def _winner(problem: Problem, candidates: list[Candidate], comparison: Comparison) -> Section:
-    """Every candidate's test scores (the primary metric and the problem's others), the winner marked."""
+def _winner(problem: Problem, candidates: list[Candidate], comparison: Comparison,
+            forecast: ForecastReport | None = None) -> Section:
+    """Every candidate's test scores (the primary metric and the problem's others; a forecast's baselines,
+    skill and MASE), the winner marked."""
     metric = problem.metric
     others = sorted({k for c in candidates for m in c.test_metrics for k in m} - {metric})
+    if forecast:  # its columns say it against both baselines; the errors per step are in its own section
+        others = [k for k in others if k not in ("naive_rmse", "skill", "mase") and not k.startswith("rmse_step")]
+    forecast_header = list(next(iter(forecast.columns.values()))) if forecast else []
     estimates = comparison.summary["estimate"]
     rows = []
     for c in candidates:
@@ -37,18 +44,21 @@ def _winner(problem: Problem, candidates: list[Candidate], comparison: Compariso
                  for k in others]
         rows.append([c.name, c.architecture, f"{c.n_params:,}", f"{arr.mean():.4f}", f"{arr.std(ddof=1):.4f}",
                      f"{np.median(arr):.4f}", f"{estimates[c.name]:.4f}", *extra,
+                     *(forecast.columns[c.name].values() if forecast else []),
                      "—" if c.tuning_value is None else f"{c.tuning_value:.4f}",
                      (f"champion v{c.champion}" if c.champion else c.study or "book")
                      + (f"; {len(c.failures)} diverged" if c.failures else "")])
     header = ["candidate", "architecture", "parameters", f"test {metric} mean", "std", "median",
-              "estimate (confirmation seeds)", *[f"test {k} mean" for k in others], "tuning (validation) mean",
-              "source"]
+              "estimate (confirmation seeds)", *[f"test {k} mean" for k in others], *forecast_header,
+              "tuning (validation) mean", "source"]
     winner_index = next(i for i, c in enumerate(candidates) if c.name == comparison.winner)
     facts = (f"Equivalence margin {comparison.margin:.4g} {metric}; the pairwise tests detect a difference of "
              f"{comparison.detectable:.4g} with 80% power; the winner's unbiased test estimate: "
              f"{comparison.estimate:.4f}.")
+    if forecast:
+        facts += f" {forecast.verdict.rule}."
     return Section("Winner", f"<p><b>Winner: {html.escape(comparison.winner)}</b> — "
-                   f"{html.escape(comparison.rule)}</p><p>{facts}</p>" + table_html(header, rows, winner_index),
+                   f"{html.escape(comparison.rule)}</p><p>{html.escape(facts)}</p>" + table_html(header, rows, winner_index),
                    f"**Winner: {comparison.winner}** — {comparison.rule}\n\n{facts}\n\n"
                    + table_markdown(header, rows))
 
@@ -77,7 +87,8 @@ def _diagnostics(candidates: list[Candidate], verdicts: dict) -> Section:
     return Section("Diagnostics", table_html(header, rows), table_markdown(header, rows), figures)
 
 
-def _next_steps(candidates: list[Candidate], comparison: Comparison, verdicts: dict) -> Section:
+def _next_steps(candidates: list[Candidate], comparison: Comparison, verdicts: dict,
+                forecast: ForecastReport | None = None) -> Section:
     """A few plain sentences from the diagnostics and the statistics: what would most likely help."""
     found = verdicts.get(comparison.winner)
     verdict = found[0] if found else None
@@ -90,6 +101,10 @@ def _next_steps(candidates: list[Candidate], comparison: Comparison, verdicts: d
     if comparison.margin is not None and comparison.detectable > comparison.margin:
         steps.append(f"The tests detect differences of {comparison.detectable:.3g}, more than the margin "
                      f"{comparison.margin:.3g}: REPEATS=auto (or more seeds) before trusting a tie.")
+    if forecast and forecast.veto:
+        steps.append("The winner does not beat the naive forecast: DATA=\"... difference=true\" when the series "
+                     "trends past its training range, lags of at least one season, or features= with inputs "
+                     "that explain it.")
     if any(c.failures for c in candidates):
         steps.append("Some seeds diverged: a lower learning rate (or gradient clipping) in the search space.")
     if not comparison.n_confirm:
@@ -111,7 +126,12 @@ def registry_section(f: Finalized) -> Section:
             f"({html.escape(f.decision)}). Final model refit on train + validation for {f.epochs} epochs; "
             f"test {f.metric} of the final model: {f.test_score:.4f}. Load it with "
             f"<code>models:/{f.model_name}@{f.alias}</code>.") if f.version else html.escape(f.decision)
-    return Section("Registry", f"<p>{text}</p>", text.replace("<code>", "`").replace("</code>", "`"))
+    html_text, md_text = f"<p>{text}</p>", text.replace("<code>", "`").replace("</code>", "`")
+    if f.choice is not None:  # single seed vs ensemble test scores, side by side (pipeline.champion.ensemble)
+        header, rows = f.choice.table()
+        html_text += f"<p>{html.escape(f.choice.rule)}</p>" + table_html(header, rows)
+        md_text += f"\n\n{f.choice.rule}\n\n" + table_markdown(header, rows)
+    return Section("Registry", html_text, md_text)
 
 
 def _slug(name: str) -> str:

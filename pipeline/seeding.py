@@ -5,7 +5,7 @@ Every stage draws its training seeds from its own block, so a seed used to choos
 never reused to judge it:
 
     tune      [0, 100_000)        study s, seed i -> s * 1_000 + i   (s < 100, i < 1_000)
-    report    [100_000, 200_000)  seed i -> 100_000 + i; the final refit uses the first report seed
+    report    [100_000, 200_000)  seed i -> 100_000 + i; the final refit uses the first K report seeds
     retune    [200_000, 300_000)  seed i -> 200_000 + i
 
 `reproduce` trains the book's configuration on the tuning seeds of study 0 (it decides nothing).
@@ -55,7 +55,7 @@ def tuning_seeds(study_seed: int, n: int) -> list[int]:
 
 
 def report_seeds(n: int) -> list[int]:
-    """The report's fresh seeds (never seen by tuning); the final refit uses the first."""
+    """The report's fresh seeds (never seen by tuning); the final refit uses the first K."""
     return REPORT.seeds(n)
 
 

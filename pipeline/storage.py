@@ -10,6 +10,7 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from pipeline.errors import UsageError
+from pipeline.reconnecting_storage import ReconnectingStorage
 from pipeline.settings import DEFAULT_RUNS_DIR
 from tracking import Tracker, mask_credentials
 from tracking.stores import TrackingUnreachable, open_tracker
@@ -20,15 +21,16 @@ GRACE_SECONDS = int(os.environ.get("LSTM_TUNE_GRACE", str(3 * HEARTBEAT_SECONDS)
 
 
 def optuna_storage(url: str | None, runs_dir: Path = DEFAULT_RUNS_DIR) -> RDBStorage:
-    """An Optuna RDB storage with heartbeats: a trial of a dead worker is failed and retried once."""
+    """An Optuna RDB storage with heartbeats (a trial of a dead worker is failed and retried once) that
+    outlives dropped database connections (pipeline.reconnecting_storage)."""
     if url is None:
         runs_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{(runs_dir / 'optuna.db').resolve()}"
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
-        return RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-                          engine_kwargs={"pool_pre_ping": True})
+        return ReconnectingStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                                   heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                                   engine_kwargs={"pool_pre_ping": True})
     except Exception as exc:  # sqlalchemy raises many kinds; all mean "cannot use this storage"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ("start PostgreSQL or check the URL" if url.startswith("postgresql")

@@ -17,9 +17,11 @@ from pipeline.problems import Problem, Splits, get_problem
 from pipeline.problems.data_spec import DataSpec
 from pipeline.pruning import make_pruner
 from pipeline.seeding import tuning_seeds
+from pipeline.warm_start import earlier_best
 from pipeline.storage import silence_optuna
 from search_spaces.loader import SearchSpace, load_space
 from tracking import Tracker, experiment_name, mask_credentials
+from tracking.outbox import replay
 from tracking.run_tree import RunScope, close_stale_trial_runs, open_study_run, trial_runs
 
 if TYPE_CHECKING:
@@ -72,8 +74,8 @@ class PairResult:
 
 def session(settings: TuneSettings) -> Session:
     """Validate every input first (nothing is written on bad input), then open stores and data."""
-    if settings.trials < 1 or settings.seeds < 1 or settings.workers < 1:
-        raise UsageError("TRIALS, SEEDS and WORKERS must be at least 1")
+    if min(settings.trials, settings.seeds, settings.workers, settings.batch) < 1:
+        raise UsageError("TRIALS, SEEDS, WORKERS and BATCH must be at least 1")
     check_engine(settings.engine, settings.kt_algorithm, settings.workers)
     embedded = [name for name, url in (("STORAGE", settings.storage), ("TRACKING", settings.tracking))
                 if url is None or url.startswith("sqlite")]
@@ -96,6 +98,7 @@ def session(settings: TuneSettings) -> Session:
     else:
         storage = settings.study_storage()
         tracker = settings.tracker()
+    replay(tracker, tracker.outbox)  # trial logging that waited out a tracking outage (tracking.outbox)
     silence_optuna()
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     splits = data.splits(problem)
@@ -131,7 +134,8 @@ def open_study(s: Session, arch: str) -> PairStudy:
     study = optuna.create_study(
         study_name=name, storage=s.storage, direction=problem.direction, load_if_exists=True,
         sampler=engine.sampler(settings.study_seed),
-        pruner=make_pruner(settings.pruner if engine.prunes else "none", int(space.max_value("epochs"))))
+        pruner=make_pruner(settings.pruner if engine.prunes else "none", int(space.max_value("epochs")),
+                           len(s.seeds)))
     _check_or_set_fingerprint(study, {"seeds": s.seeds, "data": {k: str(v) for k, v in s.data_tags.items()},
                                       "space": space.fingerprint(), "direction": problem.direction})
     attrs = {"problem": problem.name, "architecture": arch, "engine": engine.name, "data": s.data.to_dict(),
@@ -153,6 +157,8 @@ def open_study(s: Session, arch: str) -> PairStudy:
     close_stale_trial_runs(run, {t.number for t in running})
     if not study.trials and engine.reference_trial:
         study.enqueue_trial(references.reference_params(problem.name, space), user_attrs={"reference": True})
+        for source, params in earlier_best(s.storage, problem.name, arch, space, exclude=name):
+            study.enqueue_trial(params, user_attrs={"warm_start": source}, skip_if_exists=True)
     trial_log = trial_logging(s.tracker, s.experiment_id, run.run_id, name, problem.metric, tags)
     ctx = StudyContext(problem, s.splits, arch, space, s.seeds, trial_log, settings.racing_alpha, fuse=settings.fuse)
     return PairStudy(study, ctx, run)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 from typing import Callable
 
 import optuna
+from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled  # as study.optimize uses them
 
 from pipeline.fused import Group, fusable, train_groups
 from pipeline.multi_seed import train_seeds
@@ -35,6 +37,7 @@ class Batch:
         self.trials: list[optuna.Trial] = []  # asked
         self.jobs: list[TrialJob] = []  # begun
         self.told: dict[int, optuna.trial.FrozenTrial] = {}
+        self.heartbeats = ExitStack()  # each asked trial's heartbeat, until the batch ends
 
     def ask(self, size: int) -> None:
         """A leader trial and up to size - 1 siblings of its structure, begun (configurations suggested)."""
@@ -50,6 +53,7 @@ class Batch:
 
     def _begin(self) -> None:
         self.trials.append(self.study.ask())
+        self.heartbeats.enter_context(get_heartbeat_thread(self.trials[-1]._trial_id, self.study._storage))
         self.jobs.append(TrialJob(self.ctx, self.trials[-1]))
 
     def run(self) -> list[optuna.trial.FrozenTrial]:
@@ -62,14 +66,19 @@ class Batch:
         share = (time.perf_counter() - start) / len(self.jobs)
         return [self._tell(job, results[job.trial.number], share) for job in self.jobs]
 
-    def abandon(self, exc: BaseException) -> None:
-        """End and tell every trial of the batch not yet told as `exc` (an interrupt) says."""
+    def abandon(self, exc: BaseException) -> list[optuna.trial.FrozenTrial]:
+        """End and tell every trial of the batch not yet told as `exc` says; every trial of the batch, frozen."""
         for job in self.jobs:
             if job.trial.number not in self.told:
                 self._tell(job, exc, 0.0)
-        for trial in self.trials[len(self.jobs):]:  # asked, interrupted before it began
-            trial.set_user_attr("reason", outcome(exc).reason)
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        ended = outcome(exc)
+        for trial in self.trials[len(self.jobs):]:  # asked, stopped before it began
+            trial.set_user_attr("reason", ended.reason)
+            if ended.kind:
+                trial.set_user_attr("fail_kind", ended.kind)
+            self.told[trial.number] = self.study.tell(trial, state=optuna.trial.TrialState.FAIL,
+                                                      skip_if_finished=True)
+        return [self.told[t.number] for t in self.trials]
 
     def _tell(self, job: TrialJob, exc: BaseException | None, seconds: float) -> optuna.trial.FrozenTrial:
         """End the job as `exc` says and tell the study; its frozen trial."""
@@ -94,17 +103,22 @@ def optimize_in_batches(study: optuna.Study, ctx: StudyContext, n_trials: int, t
         batch = 1
     done = 0
     while done < n_trials and not stopped() and (deadline is None or time.monotonic() < deadline):
+        if is_heartbeat_enabled(study._storage):  # a dead worker's trials fail (and are retried), as in optimize
+            optuna.storages.fail_stale_trials(study)
         current = Batch(study, ctx)
-        try:
-            current.ask(min(batch, n_trials - done))
-            finished = current.run()
-        except BaseException as exc:  # an interrupt: no trial of the batch is left RUNNING
-            current.abandon(exc)
-            raise
+        with current.heartbeats:
+            try:
+                current.ask(min(batch, n_trials - done))
+                finished = current.run()
+            except Exception as exc:  # noqa: BLE001 - beginning a trial failed: it fails, the study goes on
+                finished = current.abandon(exc)
+            except BaseException as exc:  # an interrupt: no trial of the batch is left RUNNING
+                current.abandon(exc)
+                raise
         for frozen in finished:
             for callback in callbacks:
                 callback(study, frozen)
-        done += len(finished)
+        done += max(1, len(finished))
 
 
 def _by_structure(jobs: list[TrialJob]) -> list[list[TrialJob]]:

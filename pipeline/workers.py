@@ -18,6 +18,7 @@ import tensorflow as tf  # noqa: E402
 from pipeline import interrupts  # noqa: E402
 from pipeline.objective import Objective  # noqa: E402
 from pipeline.progress import FINISHED, Progress, count_finished  # noqa: E402
+from pipeline.storage import GRACE_SECONDS  # noqa: E402
 from pipeline.studies import open_study, session  # noqa: E402
 
 if TYPE_CHECKING:
@@ -47,9 +48,11 @@ def run_workers(settings: TuneSettings, arch: str, target: int, timeout: float |
         for proc in procs:
             proc.join()
     failed = [p.exitcode for p in procs if p.exitcode not in (0, None)]
-    if failed:
-        progress.write(f"  {len(failed)} worker(s) exited with codes {failed}; their trials are retried "
-                       "on the next run")
+    if failed:  # no trial is left RUNNING: once the dead workers' heartbeats are stale, their trials fail
+        progress.write(f"  {len(failed)} worker(s) exited with codes {failed}; their trials are failed in "
+                       f"{GRACE_SECONDS} s and retried on the next run")
+        time.sleep(GRACE_SECONDS)
+        optuna.storages.fail_stale_trials(study)
 
 
 def _worker_main(settings: TuneSettings, arch: str, target: int, timeout: float | None, threads: int) -> None:

@@ -80,3 +80,24 @@ def study_plots(study) -> dict[str, Figure]:
             warnings.simplefilter("ignore")
             fig.tight_layout()
     return figures
+
+
+def forecast_plot(x: Sequence, actual: Sequence[float], forecasts: np.ndarray, baselines: dict[str, Sequence[float]],
+                  label: str, ylabel: str, title: str = "") -> Figure:
+    """The test period: actual values (black), the forecast's median over seeds with the seeds' range as a
+    band, and each baseline dashed. `forecasts` is (seeds, points); `x` dates or positions."""
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=100)
+    runs = np.asarray(forecasts, float)
+    ax.plot(x, actual, color="black", lw=1.6, label="actual")
+    ax.fill_between(x, runs.min(axis=0), runs.max(axis=0), color="tab:blue", alpha=0.25,
+                    label=f"{label}: range over {len(runs)} seeds")
+    ax.plot(x, np.median(runs, axis=0), color="tab:blue", lw=1.4, label=f"{label}: median over seeds")
+    for (name, values), colour in zip(baselines.items(), ("tab:red", "tab:green", "tab:purple")):
+        ax.plot(x, values, color=colour, lw=1.1, ls="--", label=name)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or "test period: actual, forecast and baselines")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig

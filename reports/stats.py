@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-__all__ = ["Comparison", "Decision", "Pairwise", "Promotion", "bootstrap_ci", "cliffs_delta", "cohens_d", "compare",
+__all__ = ["BaselineTest", "Comparison", "Decision", "Pairwise", "Promotion", "beats_baseline", "bootstrap_ci",
+           "cliffs_delta", "cohens_d", "compare",
            "decide_promotion", "detectable_difference", "effect_size", "fill_failed", "fmt", "holm", "iqm", "iqm_ci",
            "one_sided_test", "probability_of_improvement", "seeds_for", "shapiro_p", "significantly_better"]
 
@@ -663,3 +664,57 @@ def fmt(value: Any, digits: int = 4) -> str:
     if math.isnan(v):
         return "—"
     return f"{v:.3g}" if v != 0 and abs(v) < 10 ** -(digits - 1) else f"{v:.{digits}f}"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# a candidate against a deterministic baseline (a forecast's naive RMSE)
+
+
+@dataclass
+class BaselineTest:
+    """Do a candidate's per-seed scores beat one fixed baseline score (e.g. the naive forecast's RMSE)?"""
+
+    beats: bool
+    test: str
+    p_value: float  # one-sided, H1: the candidate's mean score is better than the baseline's
+    mean: float
+    baseline: float
+    n: int
+    alpha: float
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def beats_baseline(scores: Sequence[float], baseline: float, direction: str, alpha: float = 0.05,
+                   candidate: str = "candidate", baseline_name: str = "the baseline",
+                   metric: str = "score") -> BaselineTest:
+    """One-sample, one-sided test of the seeds' scores against a deterministic baseline score: the
+    one-sample t-test when Shapiro-Wilk does not reject normality of the scores, else the Wilcoxon
+    signed-rank test of score - baseline. Fewer than 2 scores, or every score equal to the baseline, never
+    beat it. Returns the decision and the sentence that applied it."""
+    _check_direction(direction)
+    values = np.asarray(scores, float).ravel()
+    oriented, reference = _orient(values, direction), float(_orient(np.asarray([baseline], float), direction)[0])
+    name, p = NOT_ENOUGH, math.nan
+    if len(values) >= 2 and np.all(oriented == reference):
+        name, p = IDENTICAL, 1.0
+    elif len(values) >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if _is_normal(oriented, alpha):
+                name, p = "one-sample t-test", stats.ttest_1samp(oriented, reference, alternative="greater").pvalue
+            else:
+                name, p = "Wilcoxon signed-rank", stats.wilcoxon(oriented - reference, alternative="greater",
+                                                                 zero_method="zsplit").pvalue
+        p = 1.0 if math.isnan(float(p)) else float(p)
+    beats = bool(not math.isnan(p) and p < alpha)
+    mean = _mean(values)
+    numbers = (f"{metric} mean {fmt(mean)} over {len(values)} seeds against {fmt(baseline)} "
+               f"({name}, one-sided, p={fmt(p)} {'<' if beats else '>='} {alpha})")
+    if name == "Wilcoxon signed-rank" and len(values) < 5:
+        numbers += f"; the signed-rank test cannot reach p < 0.05 with {len(values)} seeds: more seeds (REPEATS)"
+    verdict = "beats" if beats else "does not beat"
+    return BaselineTest(beats, name, p, mean, float(baseline), len(values), alpha,
+                        f"'{candidate}' {verdict} {baseline_name}: {numbers}")

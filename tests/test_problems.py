@@ -312,7 +312,9 @@ def test_csv_differencing_inverts_to_levels(tmp_path):
     assert problem.params["difference"] is True and problem.input_shape == (4, 1)
     s = problem.splits()
     changes = np.diff(values)
-    assert np.allclose(problem.decode_x(s.x_train[:1])[0], changes[:4, None], atol=1e-4)
+    window = problem.decode_x(s.x_train[:1])[0]  # a raw window: 5 levels, relative to the first
+    assert len(window) == 5 and window[0] == [0] and np.allclose(np.diff(window, axis=0), changes[:4, None], atol=1e-4)
+    assert np.allclose(problem.encode_x([json.dumps(window)]), s.x_train[:1], atol=1e-5)  # what a served model takes
     assert problem.scores(s.y_test, s.y_test)["rmse"] == 0
     # the naive (no change) forecast: level error = accumulated change over the horizon
     n = 119

@@ -95,3 +95,21 @@ def test_a_tuned_batch_shares_its_structure_and_logs_every_trial(tmp_path):
         assert len({tuple(sorted((k, v) for k, v in t.params.items() if k in PER_TOWER)) for t in batch}) > 1
     assert len({t.user_attrs["mlflow_run_id"] for t in trials}) == 6  # each trial its own MLflow run
     assert all(len(t.user_attrs["seed_scores"]) == 2 for t in trials if t.state.name == "COMPLETE")
+
+
+def test_a_new_study_starts_from_the_reference_and_the_best_of_earlier_studies(tmp_path):
+    def tune(tag, trials):
+        return main(["tune", "--problem", "echo", "--arch", "vanilla", "--trials", str(trials), "--seeds", "2",
+                     "--runs-dir", str(tmp_path), "--no-report", "--no-progress", "--timeout", "0", "--tag", tag,
+                     "--pruner", "hyperband", "--data", "n_train=64 n_val=32 n_test=32"])
+
+    assert tune("first", 4) == 0
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    first = optuna.load_study(study_name="echo-vanilla-first", storage=storage)
+    best = sorted((t for t in first.trials if t.state.name == "COMPLETE"), key=lambda t: -t.value)[:2]
+    assert tune("second", 3) == 0
+    second = optuna.load_study(study_name="echo-vanilla-second", storage=storage).trials
+    assert second[0].user_attrs.get("reference") and second[0].params == first.trials[0].params
+    warm = [t for t in second if t.user_attrs.get("warm_start") == "echo-vanilla-first"]
+    assert {tuple(sorted(t.params.items())) for t in warm} == {tuple(sorted(t.params.items())) for t in best
+                                                                if t.params != first.trials[0].params}

@@ -39,6 +39,11 @@ class Registry:
                                                    tags={k: str(v)[:5000] for k, v in tags.items()})
         return version
 
+    def find_version(self, name: str, tag: str, value: str) -> ModelVersion | None:
+        """The oldest version of `name` whose tag `tag` is `value`, or None."""
+        found = [v for v in self.versions(name) if v.tags.get(tag) == value]
+        return found[-1] if found else None
+
     def alias(self, name: str, alias: str) -> ModelVersion | None:
         """The version an alias points at, or None."""
         try:

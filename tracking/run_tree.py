@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any, Callable, Collection
 from pipeline.multi_seed import SeedListener
 from pipeline.training import SeedRun
 from reports.plots import close, learning_curves
+from tracking.outbox import WORKER_DIED, Journal, metric_items
 from tracking.tracker import SEED, STUDY, TRIAL, Tracker
 
 if TYPE_CHECKING:
     from pipeline.outcome import Outcome
-
-WORKER_DIED = {"state": "FAIL", "reason": "worker died"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,11 @@ class RunScope:
         self.tracker.set_tags(self.run_id, tags)
 
     def end(self, status: str = "FINISHED", tags: dict[str, Any] | None = None) -> None:
-        self.tracker.end_run(self.run_id, status, tags)
+        """Finish the run; while MLflow is unreachable, the end waits in the outbox (tracking.outbox)."""
+        journal = Journal(self.tracker, self.experiment_id, self.tracker.outbox / f"run-{self.run_id}",
+                          {"run": self.run_id})
+        journal.do({"op": "end", "run": "run", "status": status, "tags": tags})
+        journal.close()
 
 
 def open_study_run(tracker: Tracker, experiment_id: str, name: str, run_id: str | None, tags: dict[str, Any],
@@ -82,60 +85,85 @@ class TrialRuns(SeedListener):
 
     Seed runs hold the curves and the seed's metrics; the trial run the first seed's model summary and
     n_params, the best model, and at `close` the summary over seeds and the learning curves, tagged
-    with how the trial ended. `logging_seconds` is the time spent logging between seeds.
+    with how the trial ended. `logging_seconds` is the time spent logging between seeds. Every write
+    goes through a Journal: if MLflow stops answering, the rest waits on disk (tracking.outbox).
     """
 
     def __init__(self, study: RunScope, study_name: str, metric: str, number: int, hp: dict[str, Any],
                  tags: dict[str, Any]) -> None:
         self.title, self.metric, self.number = f"{study_name} trial {number}", metric, number
-        self.hp, self.tags = hp, tags
-        self.trial = study.child(f"trial-{number}", TRIAL, tags=tags, params=hp)
-        self.run_id = self.trial.run_id
-        self.open: dict[int, RunScope] = {}  # seed -> its run, while training
+        self.hp, self.tags, self.tracker = hp, tags, study.tracker
+        folder = study.tracker.outbox / f"{study_name}-trial-{number}-{study.run_id[:8]}"
+        self.journal = Journal(study.tracker, study.experiment_id, folder, {"parent": study.run_id})
+        self.journal.do(_create("trial", "parent", f"trial-{number}", TRIAL, {"trial": number}, tags, hp))
+        self.run_id = self.journal.ids.get("trial", "")  # "" while MLflow is away: the replay creates it
+        self.open: set[int] = set()  # seeds training now
         self.logging_seconds = 0.0
 
     def started(self, seeds: list[int]) -> None:
         start = time.perf_counter()
         for seed in seeds:
-            self.open[seed] = self.trial.child(f"trial-{self.number}-seed-{seed}", SEED,
-                                               tags={**self.tags, "seed": seed, "fused_towers": len(seeds)},
-                                               params={**self.hp, "seed": seed})
+            self.open.add(seed)
+            self.journal.do(_create(f"seed-{seed}", "trial", f"trial-{self.number}-seed-{seed}", SEED, {"seed": seed},
+                                    {**self.tags, "seed": seed, "fused_towers": len(seeds)}, {**self.hp, "seed": seed}))
         self.logging_seconds += time.perf_counter() - start
 
     def finished(self, index: int, run: SeedRun) -> None:
-        start, tracker = time.perf_counter(), self.trial.tracker
-        seed = self.open.pop(run.seed)
-        tracker.log_curves(seed.run_id, run.history)
-        seed.log_metrics({**{f"val_{k}": v for k, v in run.metrics.items()}, "epochs": run.epochs,
-                          "best_epoch": run.best_epoch, "fit_seconds": run.fit_seconds})
-        seed.end("FINISHED")
+        start, key = time.perf_counter(), f"seed-{run.seed}"
+        self.open.discard(run.seed)
+        rows = [[k, float(v), int(time.time() * 1000), epoch]
+                for k, values in run.history.items() for epoch, v in enumerate(values, start=1)]
+        metrics = {**{f"val_{k}": v for k, v in run.metrics.items()}, "epochs": run.epochs,
+                   "best_epoch": run.best_epoch, "fit_seconds": run.fit_seconds}
+        self.journal.do({"op": "metrics", "run": key, "items": rows + metric_items(metrics)})
+        self.journal.do({"op": "end", "run": key, "status": "FINISHED"})
         if index == 0:
-            tracker.log_text(self.run_id, model_summary(run.model), "model_summary.txt")
-            self.trial.log_metrics({"n_params": run.n_params})
+            self.journal.do({"op": "text", "run": "trial", "text": model_summary(run.model), "path": "model_summary.txt"})
+            self.journal.do({"op": "metrics", "run": "trial", "items": metric_items({"n_params": run.n_params})})
         self.logging_seconds += time.perf_counter() - start
 
     def tag(self, tags: dict[str, Any]) -> None:
-        self.trial.set_tags(tags)
+        self.journal.do({"op": "tags", "run": "trial", "tags": tags})
 
     def log_model(self, model, input_example) -> str:
-        """Log the trial's best model; its models:/ URI."""
-        return self.trial.tracker.log_keras_model(self.run_id, model, input_example=input_example)
+        """Log the trial's best model; its models:/ URI (its runs:/ URI when it waits in the outbox)."""
+        def save(folder):
+            self.tracker.save_keras_model(model, folder / "model", input_example)
+            return "model"
+        uri = self.journal.artifacts("trial", lambda: self.tracker.log_keras_model(
+            self.journal.ids["trial"], model, input_example=input_example), save, "model")
+        return uri or f"runs:/{self.run_id or 'pending'}/model"
 
     def close(self, outcome: Outcome, runs: list[SeedRun], summary: dict[str, float] | None) -> None:
         """End the seed runs cut off by the trial's end, then the trial run, as `outcome` says."""
-        for seed in self.open.values():
-            seed.end(outcome.cut_status, {"state": outcome.state, "reason": outcome.reason})
+        for seed in sorted(self.open):
+            self.journal.do({"op": "end", "run": f"seed-{seed}", "status": outcome.cut_status,
+                             "tags": {"state": outcome.state, "reason": outcome.reason}})
         self.open.clear()
         tags: dict[str, Any] = {"state": outcome.state, "n_seeds": len(runs)}
         if outcome.reason:
             tags["reason"] = outcome.reason
         if runs:
-            self.trial.log_metrics({f"val_{self.metric}_{k}": v for k, v in (summary or {}).items()}
-                                   | {"n_seeds": len(runs)})
+            self.journal.do({"op": "metrics", "run": "trial", "items": metric_items(
+                {f"val_{self.metric}_{k}": v for k, v in (summary or {}).items()} | {"n_seeds": len(runs)})})
             fig = learning_curves([r.history for r in runs], f"{self.title} ({len(runs)} seeds)")
-            self.trial.tracker.log_figure(self.run_id, fig, "learning_curves.png")
+
+            def save(folder):
+                fig.savefig(folder / "learning_curves.png")
+                return "learning_curves.png"
+            self.journal.artifacts("trial", lambda: self.tracker.log_figure(
+                self.journal.ids["trial"], fig, "learning_curves.png"), save)
             close(fig)
-        self.trial.end(outcome.status, tags)
+        self.journal.do({"op": "end", "run": "trial", "status": outcome.status, "tags": tags})
+        self.journal.close()
+
+
+def _create(key: str, parent: str, name: str, role: str, identity: dict[str, Any], tags: dict[str, Any],
+            params: dict[str, Any]) -> dict[str, Any]:
+    """The journal entry that makes a run; `identity` (with the role) finds it again under its parent."""
+    return {"op": "create", "run": key, "parent": parent, "name": name, "tags": {k: str(v) for k, v in tags.items()},
+            "params": {k: str(v) for k, v in params.items()},
+            "match": {"role": role, **{k: str(v) for k, v in identity.items()}}}
 
 
 def trial_runs(study: RunScope, study_name: str, metric: str,

@@ -61,6 +61,7 @@ class Tracker:
     def __init__(self, uri: str, artifact_root: str | None = None) -> None:
         self.uri = uri
         self.artifact_root = artifact_root
+        self.outbox = Path("runs") / "outbox"  # where trial logging waits out an outage (tracking.outbox)
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient(uri)
 
@@ -105,6 +106,17 @@ class Tracker:
         except mlflow.exceptions.MlflowException:
             return False
 
+    def find_run(self, experiment_id: str, parent_id: str, tags: dict[str, Any]) -> str | None:
+        """The id of an active run under parent_id with these tag values (a replay's way to find what
+        an interrupted write made), or None."""
+        query = " and ".join([f"tags.mlflow.parentRunId = '{parent_id}'"]
+                             + [f"tags.{k} = '{v}'" for k, v in tags.items()])
+        runs = self.client.search_runs([experiment_id], query, max_results=1, order_by=["start_time ASC"])
+        return runs[0].info.run_id if runs else None
+
+    def run_status(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.status
+
     def reopen(self, run_id: str) -> None:
         """Mark an existing run running again (a resumed study)."""
         self.client.update_run(run_id, status="RUNNING")
@@ -139,12 +151,9 @@ class Tracker:
         items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
         self._log_metric_items(run_id, items)
 
-    def log_curves(self, run_id: str, curves: dict[str, Iterable[float]]) -> None:
-        """Per-epoch series, logged with step = epoch (1-based)."""
-        now = int(time.time() * 1000)
-        items = [Metric(key, float(v), now, epoch)
-                 for key, values in curves.items() for epoch, v in enumerate(values, start=1)]
-        self._log_metric_items(run_id, items)
+    def log_metric_rows(self, run_id: str, rows: Iterable[tuple[str, float, int, int]]) -> None:
+        """(name, value, timestamp ms, step) rows, as recorded: logging them again adds nothing."""
+        self._log_metric_items(run_id, [Metric(k, float(v), int(ts), int(step)) for k, v, ts, step in rows])
 
     def _log_metric_items(self, run_id: str, items: list[Metric]) -> None:
         for i in range(0, len(items), _MAX_BATCH):
@@ -161,6 +170,20 @@ class Tracker:
 
     def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(local_path), artifact_path)
+
+    def log_artifacts(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
+        """A file, or a folder's files, as artifacts of run_id."""
+        if Path(local_path).is_dir():
+            self.client.log_artifacts(run_id, str(local_path), artifact_path)
+        else:
+            self.client.log_artifact(run_id, str(local_path), artifact_path)
+
+    @staticmethod
+    def save_keras_model(model, path: Path, input_example=None) -> None:
+        """A Keras model in MLflow's model format in a local folder (logged later with log_artifacts)."""
+        signature = None if input_example is None else infer_signature(
+            input_example, model.predict(input_example, verbose=0))
+        mlflow.keras.save_model(model, str(path), pip_requirements=PIP_REQUIREMENTS, signature=signature)
 
     def log_keras_model(self, run_id: str, model, name: str = "model", input_example=None) -> str:
         """Log a Keras model (native format) in MLflow's model format; returns its models:/ URI."""

@@ -23,6 +23,7 @@ class Candidate:
     runs: list[SeedRun] = field(default_factory=list)
     test_scores: list[float] = field(default_factory=list)  # nan for a seed that diverged
     test_metrics: list[dict[str, float]] = field(default_factory=list)  # every test metric of each trained seed
+    test_forecasts: list[np.ndarray] = field(default_factory=list)  # forecasting problems: each seed's, in units
     champion: str | None = None  # the registry version this configuration is champion as, if it is
 
     @property

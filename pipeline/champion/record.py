@@ -3,7 +3,9 @@ back from them. The tag keys are those earlier registries used, so their version
 
 `hp` is the configuration the version was tuned and trained with; how this version was produced is
 said separately: a report (study, trial, rule) or a retune candidate (`candidate`, and `extra_epochs`
-when it continued training an earlier champion's weights for that many epochs)."""
+when it continued training an earlier champion's weights for that many epochs). A report's version also
+says which model it is (`model_kind`: an ensemble of the final refit's seed models, or one of them), its
+own test score (`model_test`) and, beside it, the ensemble's and each seed model's (pipeline.champion.ensemble)."""
 from __future__ import annotations
 
 import json
@@ -39,6 +41,12 @@ class ChampionRecord:
     vs_champion_p: float | None = None
     vs_baseline_p: float | None = None
     decision: str | None = None
+    model_kind: str | None = None  # the registered model: "ensemble of 5 seeds" or "single seed 100000"
+    model_test: float | None = None  # the registered model's own test score
+    ensemble_test: float | None = None  # the final refit's ensemble and each seed model, side by side
+    final_seeds: list[int] | None = None
+    seed_tests: list[float] | None = None
+    ensemble_rule: str | None = None  # the sentence that chose between the ensemble and a single seed
 
     @property
     def config(self) -> str:
@@ -58,7 +66,8 @@ class ChampionRecord:
                 "direction": self.direction, "test_scores": json.dumps(self.test_scores),
                 "seeds": json.dumps(self.seeds), "test_mean": self.test_mean, "test_std": self.test_std,
                 "data": self.data.to_json()}
-        tags |= {key: getattr(self, key) for key in _OPTIONAL}
+        optional = {key: getattr(self, key) for key in _OPTIONAL}
+        tags |= {key: json.dumps(v) if isinstance(v, list) else v for key, v in optional.items()}
         return {key: str(value) for key, value in tags.items() if value is not None}
 
     @classmethod
@@ -75,4 +84,6 @@ class ChampionRecord:
 # Optional fields: tag key -> how its text reads back.
 _OPTIONAL: dict[str, Callable[[str], Any]] = {
     "study": str, "trial": int, "report_run": str, "rule": str, "retune_run": str, "candidate": str,
-    "extra_epochs": int, "vs_champion": str, "vs_champion_p": float, "vs_baseline_p": float, DECISION: str}
+    "extra_epochs": int, "vs_champion": str, "vs_champion_p": float, "vs_baseline_p": float, DECISION: str,
+    "model_kind": str, "model_test": float, "ensemble_test": float, "final_seeds": json.loads, "seed_tests": json.loads,
+    "ensemble_rule": str}

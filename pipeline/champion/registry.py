@@ -3,6 +3,8 @@
 and retunes."""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from pipeline.champion.record import DECISION, ROLLED_BACK, ChampionRecord
@@ -15,11 +17,27 @@ from tracking.registry import CHALLENGER, CHAMPION, PREVIOUS, Registry
 RETUNE_ROLE = "retune"  # role tag of a retune's MLflow run
 
 
+REGISTRATION = "registration"  # version tag: a digest of its record without run ids (registration_key)
+RUN_IDS = ("report_run", "retune_run")
+
+
+def registration_key(record: ChampionRecord) -> str:
+    """What a registration is, whichever run made it: a rerun of a report or retune that was killed
+    computes the same record from the same seeds and data, so it finds the version the killed run made."""
+    tags = {k: v for k, v in record.to_tags().items() if k not in RUN_IDS}
+    return hashlib.sha256(json.dumps(tags, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def register(registry: Registry, name: str, model_uri: str, run_id: str, record: ChampionRecord,
              promote: bool) -> tuple[str, str]:
-    """A new version of `name` tagged with `record`: champion when `promote` (the old champion becomes
-    `previous`), otherwise challenger. Returns (version, alias)."""
-    version = str(registry.register(name, model_uri, run_id, record.to_tags()).version)
+    """A version of `name` tagged with `record`: champion when `promote` (the old champion becomes
+    `previous`), otherwise challenger. Returns (version, alias). Idempotent: the version a killed run
+    registered with the same record is placed instead of a new one (the model is registered only
+    after it was logged in full, so an alias never points at a half-logged model)."""
+    key = registration_key(record)
+    existing = registry.find_version(name, REGISTRATION, key)
+    version = str(existing.version if existing else
+                  registry.register(name, model_uri, run_id, record.to_tags() | {REGISTRATION: key}).version)
     if promote:
         registry.promote(name, version)
         return version, CHAMPION

@@ -1,11 +1,11 @@
 """The user's own time series from a CSV file: windows of `lags` rows -> the next `horizon` target values.
 
 Split in time order (train, validation, test), optionally differenced, scaled with coefficients fitted
-on the training part only; metrics in original units, next to the naive last-value forecast.
+on the training part only. Reading is csv_table.py's job, scoring against the naive and seasonal-naive
+forecasts csv_scoring.py's, raw inputs and outputs csv_raw.py's.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -13,18 +13,21 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from pipeline.errors import UsageError
-from pipeline.problems.base import Problem, Splits, regression_scores, require, require_int
+from pipeline.problems.base import Problem, Splits, require, require_int
+from pipeline.problems.csv_raw import RawWindows
+from pipeline.problems.csv_scoring import ForecastScoring
 from pipeline.problems.csv_table import read_table, table_error
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
 PARTS = ("training", "validation", "test")
 
 
-class CsvSeries(Problem):
+class CsvSeries(ForecastScoring, RawWindows, Problem):
     name = "csv"
     description = "your time series: path=<file.csv> target=<column>; lags -> horizon, split in time order"
     defaults = {"path": None, "target": None, "lags": 12, "horizon": 1, "difference": False,
-                "val_fraction": 0.15, "test_fraction": 0.15, "scaler": "minmax"}
+                "val_fraction": 0.15, "test_fraction": 0.15, "scaler": "minmax",
+                "time": None, "features": None, "season": None}
     loss = "mse"
     output_activation = "linear"
     metric = "rmse"
@@ -41,6 +44,9 @@ class CsvSeries(Problem):
         require(isinstance(p["difference"], (bool, np.bool_)), self.name,
                 f"difference must be true or false (got {p['difference']!r})")
         require(p["scaler"] in SCALERS, self.name, f"scaler must be one of {', '.join(SCALERS)} (got {p['scaler']!r})")
+        p["season"] = _season(p["season"])
+        if isinstance(p["features"], str):  # features=a,b; features=none: the target alone
+            p["features"] = [] if p["features"].lower() == "none" else [f for f in p["features"].split(",") if f]
         if getattr(self, "_restored", False):
             return
         if p["path"] is None:
@@ -52,11 +58,13 @@ class CsvSeries(Problem):
 
     # -- reading -----------------------------------------------------------------------------
     def _read(self) -> None:
-        """Read the file (pipeline.problems.csv_table) and keep its numeric columns in time order."""
-        table = read_table(self.params["path"], self.params["target"])
-        self.params["target"] = table.target
+        """Read the file (pipeline.problems.csv_table) and keep its input columns in time order."""
+        p = self.params
+        table = read_table(p["path"], p["target"], p["time"], p["features"])
+        p["target"] = table.target
         self.values, self.columns, self.target_index = table.values, table.columns, table.target_index
-        self.date_range, self.ignored = table.date_range, table.ignored
+        self.date_range, self.ignored, self.dates, self.notes = table.date_range, table.ignored, table.dates, table.notes
+        self._baselines = None
 
     def _bounds(self, rows: int | None = None) -> tuple[int, int, int]:
         """Row counts (after differencing) of the training, validation and test parts, in time order."""
@@ -114,6 +122,8 @@ class CsvSeries(Problem):
             out["date_range"] = " to ".join(self.date_range)
         if getattr(self, "ignored", None):
             out["ignored_columns"] = ", ".join(self.ignored)
+        if getattr(self, "notes", None):
+            out["order"] = "; ".join(self.notes)
         return out
 
     # -- splits and preprocessing --------------------------------------------------------------
@@ -142,33 +152,6 @@ class CsvSeries(Problem):
         y = sliding_window_view(scaled[:, self.target_index], horizon)[idx]
         return np.ascontiguousarray(x), np.ascontiguousarray(y)
 
-    def _target_units(self, scaled: np.ndarray) -> np.ndarray:
-        return np.asarray(scaled, float) * self.scale[self.target_index] + self.shift[self.target_index]
-
-    def _errors(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """Errors in original units; with differencing, level errors accumulate over the horizon."""
-        err = (np.asarray(y_pred, float) - np.asarray(y_true, float)) * self.scale[self.target_index]
-        return np.cumsum(err, axis=1) if self.params["difference"] else err
-
-    def naive_errors(self, x: np.ndarray, y_true: np.ndarray) -> np.ndarray:
-        """Errors in original units of the naive forecast: the last observed value, repeated."""
-        truth = self._target_units(y_true)
-        if self.params["difference"]:  # no change: the level error is minus the accumulated change
-            return -np.cumsum(truth, axis=1)
-        return self._target_units(np.asarray(x)[:, -1, self.target_index])[:, None] - truth
-
-    def scores(self, y_true, y_pred, x=None):
-        """rmse and mae in original units; with the inputs x also naive_rmse and skill = 1 - rmse/naive_rmse."""
-        err = self._errors(y_true, y_pred)
-        scores = regression_scores(np.zeros_like(err), err)
-        if x is not None:
-            scores["naive_rmse"] = regression_scores(0, self.naive_errors(x, y_true))["rmse"]
-            scores["skill"] = 1.0 - scores["rmse"] / scores["naive_rmse"] if scores["naive_rmse"] > 0 else 0.0
-        return scores
-
-    def evaluate(self, model, x, y, batch_size=256):
-        return self.scores(y, model.predict(x, batch_size=batch_size, verbose=0), x=x)
-
     def preprocessing(self) -> dict[str, Any]:
         """The fitted preprocessing (JSON-serialisable): enough to predict from raw values without the file."""
         p = self.params
@@ -191,59 +174,18 @@ class CsvSeries(Problem):
         prep = state["preprocessing"]
         problem.columns, problem.target_index = list(prep["columns"]), int(prep["target_index"])
         problem.shift, problem.scale = list(prep["shift"]), list(prep["scale"])
-        problem.date_range = prep.get("date_range")
+        problem.date_range, problem.dates = prep.get("date_range"), None
         return problem
 
-    # -- raw input and output ------------------------------------------------------------------
-    def encode_windows(self, raw) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw windows in original units -> (model input, the last target level of each window or None).
 
-        Each window is the last `lags` rows (lags + 1 when differenced), a row being one number (one column)
-        or the columns' values: JSON strings, nested lists, an array (n, rows, columns) or one window.
-        The last levels (differencing only) turn forecast changes back into levels in decode_y."""
-        need, width = self.params["lags"] + int(self.params["difference"]), len(self.columns)
-        if isinstance(raw, np.ndarray) and raw.ndim <= 2 and raw.size == need * width and \
-                (raw.ndim < 2 or raw.shape[0] == need):
-            raw = [raw]  # one window
-        rows, levels = [], []
-        for item in raw:
-            try:
-                arr = np.asarray(json.loads(item) if isinstance(item, str) else item, dtype=float)
-            except (ValueError, TypeError):
-                raise UsageError(f"problem 'csv': input {str(item)[:60]!r} is not a JSON list of numbers") from None
-            if arr.ndim == 1:
-                arr = arr.reshape(len(arr), -1) if width == 1 else arr.reshape(1, -1)
-            if arr.shape != (need, width):
-                raise UsageError(f"problem 'csv': each input needs {need} rows of {width} value(s) "
-                                 f"({', '.join(self.columns)}); got shape {arr.shape}")
-            if not np.isfinite(arr).all():
-                raise UsageError(f"problem 'csv': input {str(item)[:60]!r} has missing or infinite values")
-            if self.params["difference"]:
-                levels.append(arr[-1, self.target_index])
-                arr = np.diff(arr, axis=0)
-            rows.append(self._scale(arr))
-        x = np.stack(rows) if rows else np.zeros((0, *self.input_shape), np.float32)
-        return x, (np.asarray(levels) if self.params["difference"] else None)
-
-    def encode_x(self, raw):
-        return self.encode_windows(raw)[0]
-
-    def predict_raw(self, model, raw) -> list[str]:
-        """Forecasts in original units (levels, also when differenced) for raw windows."""
-        x, levels = self.encode_windows(raw)
-        return [str(v) for v in self.decode_y(model.predict(x, verbose=0), levels)]
-
-    def decode_x(self, x):
-        """Inputs in original units (changes, when differenced)."""
-        return [np.round(np.asarray(row) * np.asarray(self.scale) + np.asarray(self.shift), 6).tolist()
-                for row in np.asarray(x)]
-
-    def decode_y(self, y, levels: np.ndarray | None = None):
-        """Forecasts in original units. Differenced: accumulated changes, or levels when the windows' last
-        levels (from encode_windows) are given."""
-        values = self._target_units(np.asarray(y).reshape(len(y), -1))
-        if self.params["difference"]:
-            values = np.cumsum(values, axis=1)
-            if levels is not None:
-                values = values + np.asarray(levels, float)[:, None]
-        return [np.round(row, 6).tolist() for row in values]
+def _season(value) -> int | None:
+    """season= as an integer >= 2 (None: detect it from the dates)."""
+    if value in (None, "", "auto"):
+        return None
+    try:
+        season = int(value)
+    except (TypeError, ValueError):
+        season = 0
+    require(season >= 2 and str(value).strip().lstrip("+").isdigit(), "csv",
+            f"season must be an integer >= 2, the periods per cycle (got {value!r})")
+    return season

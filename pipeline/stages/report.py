@@ -10,12 +10,15 @@ import optuna
 
 from pipeline.candidates import Candidate, add_champion, evaluate_candidates, select_candidates, tuned_studies
 from pipeline.champion import Finalized, current_champion, finalize
+from pipeline.champion.ensemble import DEFAULT_SIZE
+from pipeline.champion.veto import aliases, keep_as_challenger
 from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, Problem, Splits, get_problem
 from pipeline.problems.data_spec import DataSpec
 from pipeline.seeding import report_seeds
 from pipeline.settings import JobSettings
 from pipeline.storage import silence_optuna
+from pipeline.forecast_report import forecast_report
 from pipeline.report_document import registry_section, report_sections
 from reports import plots
 from reports.html import write_report
@@ -32,6 +35,7 @@ class ReportSettings(JobSettings):
     alpha: float = 0.05
     margin: float | None = None  # equivalence margin in the metric's units (None: the problem's own)
     register: bool = True
+    ensemble: int = DEFAULT_SIZE  # seeds of the final refit: their ensemble is registered when it wins (1: one seed)
 
 
 @dataclass
@@ -88,13 +92,20 @@ def report(settings: ReportSettings) -> ReportResult:
                                tags={"problem": problem.name, "winner": winner.name},
                                params={"top_k": settings.top_k, "repeats": settings.repeats, "alpha": settings.alpha,
                                        "margin": margin, "seeds": seeds})
+    forecast = forecast_report(problem, candidates, comparison, settings.alpha)  # None unless a forecast
     for c in candidates:
-        _log_candidate(tracker, experiment_id, run_id, problem, c)
-    sections = report_sections(problem, candidates, comparison, studies)
+        _log_candidate(tracker, experiment_id, run_id, problem, c, forecast.candidate_metrics[c.name] if forecast else {})
+    if forecast:
+        tracker.log_metrics(run_id, {k: v for k, v in forecast.run_metrics.items() if np.isfinite(v)})
+    sections = report_sections(problem, candidates, comparison, studies, forecast)
     finalized = None
     if settings.register:
+        before = aliases(tracker, problem.name)
         finalized = finalize(problem, splits, data_spec, winner, comparison, seeds, tracker, experiment_id,
-                             run_id, champion=champion, alpha=settings.alpha)
+                             run_id, champion=champion, alpha=settings.alpha, ensemble=settings.ensemble,
+                             fuse=settings.fuse)
+        if forecast and forecast.veto:  # a forecast that does not beat the naive one is no champion
+            finalized = keep_as_challenger(tracker, problem.name, finalized, before, forecast.veto)
         sections.append(registry_section(finalized))
     out_dir = settings.out_dir / problem.name
     html_path, md_path = write_report(out_dir, problem.name, sections)
@@ -143,7 +154,8 @@ def _evaluate(settings: ReportSettings, problem: Problem, splits: Splits,
                    f"(at most {MAX_AUTO_SEEDS})")
 
 
-def _log_candidate(tracker, experiment_id: str, parent: str, problem: Problem, c: Candidate) -> None:
+def _log_candidate(tracker, experiment_id: str, parent: str, problem: Problem, c: Candidate,
+                   extra: dict[str, float]) -> None:
     run = tracker.start_run(experiment_id, f"candidate-{c.name}", "candidate", parent,
                             tags={"problem": problem.name, "architecture": c.architecture,
                                   "study": c.study or "", "trial": "" if c.trial is None else c.trial},
@@ -153,7 +165,8 @@ def _log_candidate(tracker, experiment_id: str, parent: str, problem: Problem, c
     arr = np.asarray(c.test_scores)
     tracker.log_metrics(run, {f"test_{problem.metric}_mean": np.nanmean(arr), f"test_{problem.metric}_std":
                               np.nanstd(arr, ddof=1), "n_params": c.n_params, "n_seeds": len(arr),
-                              "n_diverged": len(c.failures)})
+                              "n_diverged": len(c.failures)}
+                        | {k: v for k, v in extra.items() if np.isfinite(v)})
     if c.failures:
         tracker.set_tags(run, {"diverged": "; ".join(c.failures)})
     tracker.end_run(run)

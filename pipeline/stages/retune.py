@@ -29,6 +29,7 @@ import optuna
 from tqdm import tqdm
 
 from pipeline.champion import RETUNE_ROLE, ChampionRecord, raw_examples, record_decision, register
+from pipeline.champion.ensemble import members
 from pipeline.champion.updates import BASELINE, Plan, candidate_plans, old_plus_new, winner_record
 from pipeline.errors import UsageError
 from pipeline.locking import job_lock
@@ -157,7 +158,8 @@ def _evaluate_and_decide(settings: RetuneSettings, tracker, registry: Registry, 
     tuned_hp = _warm_started_study(settings, tracker, experiment_id, run_id, problem, architecture, hp, both)
     plans = candidate_plans(architecture, hp, tuned_hp, settings.extra_epochs, old, new, both)
     seeds = retune_seeds(settings.repeats)
-    raw, models = _train_candidates(settings, problem, architecture, plans, champion.model.get_weights(), seeds, new)
+    weights = members(champion.model)[0].get_weights()  # an ensemble champion continues its first seed model
+    raw, models = _train_candidates(settings, problem, architecture, plans, weights, seeds, new)
     scores, failures = fill_failed(raw, problem.direction)
     promotion = decide_promotion({n: v for n, v in scores.items() if n != BASELINE}, scores[BASELINE],
                                  problem.direction, settings.alpha, paired=True, baseline_name=BASELINE)

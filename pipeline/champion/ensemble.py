@@ -1,0 +1,147 @@
+"""The final model as a seed ensemble: K refits of one configuration, each with its own seed, averaged into
+one plain Keras model, scored on the test set beside each single seed model; and the rule that registers
+the ensemble instead of a single seed.
+
+The ensemble's output is the mean of its members' outputs: probabilities for softmax and sigmoid heads,
+values for linear ones, so every problem's decoder, `predict_raw` and `evaluate` (also those that run the
+model themselves, e.g. shape_generation feeding predictions back) take it as they take one model."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+
+from pipeline.errors import NonFiniteLoss
+from pipeline.multi_seed import train_seeds
+from pipeline.problems import Problem, Splits
+from reports.stats import fmt, significantly_better
+
+DEFAULT_SIZE = 5  # seeds of the final refit; 1 refits and registers one seed model
+MEMBER_PREFIX = "seed_"  # an ensemble member's name: seed_<seed>
+
+
+def ensemble_model(models: list[keras.Model], seeds: list[int]) -> keras.Model:
+    """One Keras model whose output is the mean of the models' outputs (models of one configuration).
+
+    Members are uncompiled copies named after their seeds, nested as plain models rather than fused towers:
+    every architecture nests (also those that do not fuse), and the saved file needs no custom layer."""
+    first = models[0].inputs[0]
+    inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name="x")
+    outputs = []
+    for model, seed in zip(models, seeds):
+        member = keras.models.clone_model(model)
+        member.set_weights(model.get_weights())
+        member.name = f"{MEMBER_PREFIX}{seed}"
+        outputs.append(member(inputs))
+    return keras.Model(inputs, keras.layers.Average(name="mean")(outputs), name=f"ensemble_of_{len(models)}")
+
+
+def members(model: keras.Model) -> list[keras.Model]:
+    """An ensemble's seed models, in order; [model] for a single model."""
+    found = [layer for layer in model.layers
+             if isinstance(layer, keras.Model) and layer.name.startswith(MEMBER_PREFIX)]
+    return found or [model]
+
+
+@dataclass(frozen=True)
+class EnsembleChoice:
+    """The final refit's test scores side by side, and which model was registered, by which rule."""
+
+    metric: str
+    seeds: list[int]  # seeds whose refit finished, in order
+    seed_scores: list[float]  # each single seed model's test score
+    ensemble_score: float | None  # None with fewer than 2 finished seeds
+    registered_ensemble: bool
+    rule: str
+    p_value: float | None = None
+
+    @property
+    def single_seed(self) -> int:
+        """The single seed model registered when the ensemble is not: the first seed, fixed before any
+        test score is seen (never the best seed on the test set)."""
+        return self.seeds[0]
+
+    @property
+    def single_score(self) -> float:
+        return self.seed_scores[0]
+
+    @property
+    def kind(self) -> str:
+        return f"ensemble of {len(self.seeds)} seeds" if self.registered_ensemble else f"single seed {self.single_seed}"
+
+    @property
+    def score(self) -> float:
+        """The registered model's own test score."""
+        return float(self.ensemble_score if self.registered_ensemble else self.single_score)
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        """(header, rows): single seed models (mean ± std, the single seed) beside the ensemble."""
+        scores = np.asarray(self.seed_scores, float)
+        spread = f" ± {fmt(scores.std(ddof=1))}" if len(scores) > 1 else ""
+        rows = [[f"single seed, mean over {len(scores)} seeds", f"{fmt(scores.mean())}{spread}",
+                 ", ".join(fmt(s) for s in scores), ""],
+                [f"single seed {self.single_seed}", fmt(self.single_score), "", "" if self.registered_ensemble
+                 else "yes"],
+                [f"ensemble of {len(scores)} seeds (mean output)", fmt(self.ensemble_score), "",
+                 "yes" if self.registered_ensemble else ""]]
+        return ["model", f"test {self.metric}", "each seed", "registered"], rows
+
+
+def per_sample(problem: Problem, model: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The primary metric of each test sample: the problem's own scores, one row at a time."""
+    pred = model.predict(x, batch_size=512, verbose=0)
+    return np.array([problem.scores(y[i:i + 1], pred[i:i + 1])[problem.metric] for i in range(len(y))])
+
+
+def choose(seeds: list[int], seed_scores: list[float], metric: str, direction: str,
+           ensemble_score: float | None = None, ensemble_samples: Sequence[float] = (),
+           single_samples: Sequence[float] = (), alpha: float = 0.05) -> EnsembleChoice:
+    """Register the ensemble only when it is significantly better than the single seed model it would replace
+    on the same test samples (one-sided paired test over samples: reports.stats.significantly_better): it costs
+    K times as much to serve, and the two are fixed models whose difference is test-sample noise (a one-sample
+    test of the seeds' scores against the ensemble's treats that score as exact: simulated, it registered an
+    ensemble no better than another seed 21-28% of the time at alpha 0.05)."""
+    single = f"single seed {seeds[0]} registered"
+    if ensemble_score is None:
+        return EnsembleChoice(metric, seeds, seed_scores, None, False,
+                              f"{single}: one seed refit (ensemble size 1, or the others diverged)")
+    evidence = significantly_better(ensemble_samples, single_samples, direction, alpha, paired=True)
+    k, n = len(seeds), len(single_samples)
+    test = (f"single seed {seeds[0]}'s {fmt(seed_scores[0])} on the same {n} test samples (one-sided paired test "
+            f"over samples: {evidence.test}, p={fmt(evidence.p_value)}")
+    if evidence.better:
+        rule = f"ensemble of {k} seeds registered: its test {metric} {fmt(ensemble_score)} beats {test} < {alpha})"
+    else:
+        rule = (f"{single}: the ensemble of {k} seeds (test {metric} {fmt(ensemble_score)}) is not significantly "
+                f"better than {test} >= {alpha}), and one model costs 1/{k} to serve")
+    return EnsembleChoice(metric, seeds, seed_scores, float(ensemble_score), evidence.better, rule, evidence.p_value)
+
+
+def refit(problem: Problem, architecture: str, hp: dict[str, Any], seeds: list[int], splits: Splits,
+          alpha: float = 0.05, fuse: bool = True) -> tuple[keras.Model, EnsembleChoice]:
+    """Refit the configuration with each seed on train + validation (fused towers where the model allows),
+    score every seed model and their ensemble on the test set; the model `choose` registers, and the choice.
+    A seed that diverges is left out (said in the rule); NonFiniteLoss when every seed diverges."""
+    runs = train_seeds(problem, architecture, hp, seeds, splits.train_plus_validation(), keep_models=True,
+                       fuse=fuse, record_failures=True)
+    done = [r for r in runs if not r.failure]
+    failed = [f"seed {r.seed}: {r.failure}" for r in runs if r.failure]
+    if not done:
+        raise NonFiniteLoss("every seed of the final refit diverged (" + "; ".join(failed) + ")")
+
+    test = (splits.x_test, splits.y_test)
+
+    def score(model: keras.Model) -> float:
+        return float(problem.evaluate(model, *test)[problem.metric])
+
+    kept = [r.seed for r in done]
+    ensemble = ensemble_model([r.model for r in done], kept) if len(done) > 1 else None
+    paired = {} if ensemble is None else {
+        "ensemble_score": score(ensemble), "ensemble_samples": per_sample(problem, ensemble, *test),
+        "single_samples": per_sample(problem, done[0].model, *test)}
+    choice = choose(kept, [score(r.model) for r in done], problem.metric, problem.direction, alpha=alpha, **paired)
+    if failed:
+        choice = replace(choice, rule=f"{choice.rule}; left out: {'; '.join(failed)}")
+    return (ensemble if choice.registered_ensemble else done[0].model), choice
