@@ -10,14 +10,14 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bench.pg import PG, fresh_databases
+from bench.pg import PG
 from bench.servers import MlflowServer
 from pipeline.cli import main
 from pipeline.stages.report import ReportSettings, report
 from pipeline.stages.tune import TuneSettings, tune
 from tracking.registry import CHAMPION, Registry, load_model
 from tracking.tracker import Tracker
-from tests_helpers import TINY_SPACE, wait_for_running_trial
+from tests_helpers import TINY_SPACE, postgres, wait_for_running_trial
 
 STUDY = "echo-vanilla"
 
@@ -25,16 +25,10 @@ STUDY = "echo-vanilla"
 @pytest.fixture
 def stores(tmp_path):
     """Fresh PostgreSQL databases: Optuna's, and MLflow's (its URL is the tracking URI until `server`)."""
-    psycopg = pytest.importorskip("psycopg")
     (tmp_path / "space.yaml").write_text(TINY_SPACE)
-    try:
-        databases = fresh_databases("chaos")
-        storage, backend = databases.__enter__()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {str(exc).splitlines()[0]}")
-    yield {"storage": storage, "backend": backend, "tracking": backend, "space": str(tmp_path / "space.yaml"),
-           "runs": tmp_path / "runs"}
-    databases.__exit__(None, None, None)
+    with postgres("chaos") as (storage, backend):
+        yield {"storage": storage, "backend": backend, "tracking": backend, "space": str(tmp_path / "space.yaml"),
+               "runs": tmp_path / "runs"}
 
 
 @pytest.fixture

@@ -63,7 +63,8 @@ def test_every_stage_takes_a_csv_series(files):
     runs = files / "runs"
     assert _tune(files, runs, files / "old.csv", 2).pairs[0].complete >= 1
 
-    result = report(ReportSettings(problem="csv", top_k=1, repeats=10, runs_dir=runs, out_dir=files / "out",
+    result = report(ReportSettings(problem="csv", top_k=1, repeats=10, ensemble=2, runs_dir=runs,
+                                   out_dir=files / "out",
                                    progress=False))
     assert result.finalized.alias == CHAMPION and result.metric == "rmse"
     page = result.html.read_text()
@@ -100,7 +101,8 @@ def test_every_stage_takes_a_csv_series(files):
 def test_a_winner_that_does_not_beat_the_naive_forecast_is_only_a_challenger(files):
     runs = files / "walk-runs"
     _tune(files, runs, files / "walk.csv", 1)
-    result = report(ReportSettings(problem="csv", top_k=1, repeats=4, runs_dir=runs, out_dir=files / "walk-out",
+    result = report(ReportSettings(problem="csv", top_k=1, repeats=4, ensemble=1, runs_dir=runs,
+                                   out_dir=files / "walk-out",
                                    progress=False))
     assert result.finalized.alias == CHALLENGER
     assert "registered as challenger, not champion" in result.finalized.decision

@@ -9,9 +9,8 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bench.pg import fresh_databases
 from pipeline.stages.tune import TuneSettings, tune
-from tests_helpers import wait_for_running_trial
+from tests_helpers import postgres, wait_for_running_trial
 
 SPACE = """
 extends: common
@@ -26,15 +25,9 @@ params:
 @pytest.fixture
 def pg(tmp_path):
     """Two fresh PostgreSQL databases (Optuna, MLflow); skipped when no server answers."""
-    psycopg = pytest.importorskip("psycopg")
     (tmp_path / "space.yaml").write_text(SPACE)
-    try:
-        databases = fresh_databases("lstm")
-        storage, tracking = databases.__enter__()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {str(exc).splitlines()[0]}")
-    yield {"storage": storage, "tracking": tracking, "space": str(tmp_path / "space.yaml")}
-    databases.__exit__(None, None, None)
+    with postgres("lstm") as (storage, tracking):
+        yield {"storage": storage, "tracking": tracking, "space": str(tmp_path / "space.yaml")}
 
 
 def _trial_runs(client, study):

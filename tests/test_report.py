@@ -66,7 +66,7 @@ def tuned(tmp_path_factory):
     tune(TuneSettings(problem="addition", architectures="all", trials=2, seeds=2, timeout=None, space=str(space),
                       data={"n_train": "256", "n_val": "64", "n_test": "64"}, runs_dir=root / "runs",
                       progress=False))
-    result = report(ReportSettings(problem="addition", top_k=2, repeats=3, runs_dir=root / "runs",
+    result = report(ReportSettings(problem="addition", top_k=2, repeats=3, ensemble=2, runs_dir=root / "runs",
                                    out_dir=root / "out", progress=False))
     return root, result
 
@@ -111,7 +111,7 @@ def test_registered_model_round_trip_gives_the_same_predictions(tuned):
 
 def test_second_report_with_same_winner_keeps_the_champion(tuned):
     root, first = tuned
-    again = report(ReportSettings(problem="addition", top_k=2, repeats=3, runs_dir=root / "runs",
+    again = report(ReportSettings(problem="addition", top_k=2, repeats=3, ensemble=2, runs_dir=root / "runs",
                                   out_dir=root / "out", progress=False))
     assert again.winner.name == first.winner.name  # same seeds, same configurations: same scores
     assert [c.test_scores for c in again.candidates] == [c.test_scores for c in first.candidates]
@@ -123,7 +123,7 @@ def test_second_report_with_same_winner_keeps_the_champion(tuned):
 
 def test_report_states_its_rules_and_picks_its_seeds_from_a_pilot(tuned):
     root, _ = tuned
-    result = report(ReportSettings(problem="addition", top_k=2, repeats="auto", margin=0.5, runs_dir=root / "runs",
+    result = report(ReportSettings(problem="addition", top_k=2, repeats="auto", margin=0.5, ensemble=2, runs_dir=root / "runs",
                                    out_dir=root / "auto", register=False, progress=False))
     # a margin this wide needs no more than the pilot's 6 seeds: chosen on 3, estimated on the other 3
     assert "REPEATS=auto: a pilot of 6 seeds" in result.rule and "so 6 seeds" in result.rule

@@ -1,9 +1,11 @@
-"""Helpers shared by tests: a tiny search space, and waiting for a CLI subprocess's running trial."""
+"""Helpers shared by tests: a tiny search space, fresh PostgreSQL databases, and waiting for a CLI
+subprocess's running trial."""
 import sqlite3
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 
 import optuna
+import pytest
 
 # A search space small enough for end-to-end tune tests.
 TINY_SPACE = """
@@ -41,3 +43,21 @@ def _schema_ready(path: str) -> bool:
             return bool(db.execute("SELECT count(*) FROM alembic_version").fetchone()[0])
     except sqlite3.Error:
         return False
+
+
+@contextmanager
+def postgres(prefix: str):
+    """Two fresh PostgreSQL databases, (Optuna's URL, MLflow's URL), dropped afterwards; the test is skipped
+    when no server answers at 127.0.0.1:5432."""
+    psycopg = pytest.importorskip("psycopg")
+    from bench.pg import fresh_databases
+
+    databases = fresh_databases(prefix)
+    try:
+        storage, tracking = databases.__enter__()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {str(exc).splitlines()[0]}")
+    try:
+        yield storage, tracking
+    finally:
+        databases.__exit__(None, None, None)

@@ -13,7 +13,7 @@ import numpy as np
 from pipeline.champion.candidate import Candidate, raw_examples
 from pipeline.champion.ensemble import DEFAULT_SIZE, EnsembleChoice, refit
 from pipeline.champion.record import BOOK_REFERENCE, ChampionRecord
-from pipeline.champion.registry import register
+from pipeline.champion.registry import record_decision, register
 from pipeline.problems import Problem, Splits
 from pipeline.problems.data_spec import DataSpec
 from pipeline.seeding import report_seeds
@@ -44,13 +44,16 @@ class Finalized:
 
 def finalize(problem: Problem, splits: Splits, data: DataSpec, winner: Candidate, comparison: Comparison,
              seeds: list[int], tracker, experiment_id: str, parent_run_id: str, champion: Candidate | None = None,
-             alpha: float = 0.05, ensemble: int = DEFAULT_SIZE, fuse: bool = True) -> Finalized:
+             alpha: float = 0.05, ensemble: int = DEFAULT_SIZE, fuse: bool = True,
+             veto: str | None = None) -> Finalized:
     """Refit on all non-test data for the median best epoch of the winner's seeds, with the first `ensemble`
     report seeds; register their ensemble or the first seed's model, as pipeline.champion.ensemble decides.
 
     The winner's record keeps the scores that did not choose it (the comparison's confirmation seeds), and
     the promotion test compares them with the champion's configuration re-evaluated on the same seeds and
-    test data (`champion`, a candidate of this report): never with scores from other data."""
+    test data (`champion`, a candidate of this report): never with scores from other data. A `veto` (the
+    reason the winner may not be champion, e.g. a forecast that does not beat the naive one) registers it
+    as challenger whatever the test says. The version's decision tag holds the sentence that placed it."""
     epochs = max(1, int(np.median([r.best_epoch for r in winner.runs if not r.failure])))
     name = model_name(problem.name)
     registry = Registry(tracker)
@@ -78,20 +81,24 @@ def finalize(problem: Problem, splits: Splits, data: DataSpec, winner: Candidate
     uri = log_problem_model(tracker, final_run, model, problem.state(), examples, problem.predict_raw(model, examples))
     tracker.end_run(final_run)
 
+    vetoed = f"registered as challenger, not champion: {veto}"
     if current is None or champion is None:
-        version, alias = register(registry, name, uri, final_run, record, promote=True)
+        version, alias = register(registry, name, uri, final_run, record, promote=veto is None)
         first = "first registration" if current is None else f"champion v{current.version} could not be re-evaluated"
-        return Finalized(name, version, alias, f"{first}: champion", epochs, problem.metric, test_score, uri,
-                         choice=choice)
+        decision = f"{first}: {'champion' if veto is None else vetoed}"
+        record_decision(registry, name, version, decision)
+        return Finalized(name, version, alias, decision, epochs, problem.metric, test_score, uri, choice=choice)
     evidence = significantly_better(record.test_scores, comparison.scores[champion.name][confirm],
                                     problem.direction, alpha=alpha, paired=True)
     record = replace(record, vs_champion=str(current.version), vs_champion_p=evidence.p_value)
-    version, alias = register(registry, name, uri, final_run, record, promote=evidence.better)
+    version, alias = register(registry, name, uri, final_run, record, promote=evidence.better and veto is None)
     verdict = "significantly better than" if evidence.better else "not significantly better than"
-    outcome = "promoted" if evidence.better else "kept as challenger"
-    return Finalized(name, version, alias, f"{verdict} champion v{current.version} re-evaluated on the same "
-                     f"{len(record.seeds)} seeds and test data ({evidence.test}, p={evidence.p_value:.3g}): "
-                     f"{outcome}", epochs, problem.metric, test_score, uri, evidence.p_value, choice)
+    outcome = vetoed if veto is not None else "promoted" if evidence.better else "kept as challenger"
+    decision = (f"{verdict} champion v{current.version} re-evaluated on the same {len(record.seeds)} seeds and "
+                f"test data ({evidence.test}, p={evidence.p_value:.3g}): {outcome}")
+    record_decision(registry, name, version, decision)
+    return Finalized(name, version, alias, decision, epochs, problem.metric, test_score, uri, evidence.p_value,
+                     choice)
 
 
 def _log_choice(tracker, run_id: str, choice: EnsembleChoice, epochs: int) -> None:

@@ -11,7 +11,6 @@ import optuna
 from pipeline.candidates import Candidate, add_champion, evaluate_candidates, select_candidates, tuned_studies
 from pipeline.champion import Finalized, current_champion, finalize
 from pipeline.champion.ensemble import DEFAULT_SIZE
-from pipeline.champion.veto import aliases, keep_as_challenger
 from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, Problem, Splits, get_problem
 from pipeline.problems.data_spec import DataSpec
@@ -100,12 +99,9 @@ def report(settings: ReportSettings) -> ReportResult:
     sections = report_sections(problem, candidates, comparison, studies, forecast)
     finalized = None
     if settings.register:
-        before = aliases(tracker, problem.name)
         finalized = finalize(problem, splits, data_spec, winner, comparison, seeds, tracker, experiment_id,
                              run_id, champion=champion, alpha=settings.alpha, ensemble=settings.ensemble,
-                             fuse=settings.fuse)
-        if forecast and forecast.veto:  # a forecast that does not beat the naive one is no champion
-            finalized = keep_as_challenger(tracker, problem.name, finalized, before, forecast.veto)
+                             fuse=settings.fuse, veto=forecast.veto if forecast else None)
         sections.append(registry_section(finalized))
     out_dir = settings.out_dir / problem.name
     html_path, md_path = write_report(out_dir, problem.name, sections)
