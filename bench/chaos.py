@@ -22,17 +22,9 @@ import optuna
 from mlflow.tracking import MlflowClient
 
 from bench.common import Results, table
-from bench.pg import PG, fresh_databases
+from bench.pg import PG, WORKER_SPACE as SPACE, fresh_databases
 from bench.servers import MlflowServer
 
-SPACE = """
-extends: common
-params:
-  units: {type: int, low: 4, high: 16}
-  batch_size: 32
-  epochs: 2
-  patience: 1
-"""
 ENV = {"LSTM_TUNE_HEARTBEAT": "2", "LSTM_TUNE_GRACE": "6", "LSTM_TUNE_TRACKING_RETRIES": "2",
        "LSTM_TUNE_TRACKING_BACKOFF": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 

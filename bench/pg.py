@@ -8,6 +8,17 @@ from typing import Iterator
 PG = dict(host="127.0.0.1", port=5432, user="postgres")
 
 
+# A tiny search space for studies that several workers share (bench/chaos.py, tests/test_distributed.py).
+WORKER_SPACE = """
+extends: common
+params:
+  units: {type: int, low: 4, high: 16}
+  batch_size: 32
+  epochs: 2
+  patience: 1
+"""
+
+
 @contextmanager
 def fresh_databases(prefix: str, kinds: tuple[str, ...] = ("optuna", "mlflow")) -> Iterator[list[str]]:
     """Create one empty database per kind, yield their URLs, drop them afterwards.

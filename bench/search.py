@@ -113,7 +113,7 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
         f"{eval_seeds} fresh seeds and scored on the test set.")
 
 
-def leaderboard(results: Results, minutes: float = 5.0, eval_seeds: int = 10, problems=LEADERBOARD,
+def leaderboard(results: Results, minutes: float = 2.0, eval_seeds: int = 10, problems=LEADERBOARD,
                 sizes: dict[str, dict[str, str]] | None = None) -> None:
     rows = []
     for name in problems:

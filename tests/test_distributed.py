@@ -9,17 +9,10 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
+from bench.pg import WORKER_SPACE as SPACE
 from pipeline.stages.tune import TuneSettings, tune
 from tests_helpers import postgres, wait_for_running_trial
 
-SPACE = """
-extends: common
-params:
-  units: {type: int, low: 4, high: 16}
-  batch_size: 32
-  epochs: 2
-  patience: 1
-"""
 
 
 @pytest.fixture
