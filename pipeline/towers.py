@@ -115,7 +115,11 @@ class Towers:
 
     def export(self, s: int, plain: keras.Model) -> keras.Model:
         """Copy tower s's weights into `plain` (a model of the same configuration); return it."""
-        for (index, _), weights in zip(self.pairs, self.snapshot(s)):
+        return self.write(self.snapshot(s), plain)
+
+    def write(self, snapshot: list[list[np.ndarray]], plain: keras.Model) -> keras.Model:
+        """Copy a tower's `snapshot` (from `snapshot`) into `plain`; return it."""
+        for (index, _), weights in zip(self.pairs, snapshot):
             plain.layers[index].set_weights(weights)
         return plain
 
