@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from scipy import stats
 
-import pipeline.fused as seeds_module
+import pipeline.live_towers as seeds_module
 from bench.common import PROBLEMS, Results, median, table, timed, workload
 from bench.floor import bare_loop_seconds, matmul_rate, workload_flops
 from pipeline.architectures import build_model

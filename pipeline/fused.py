@@ -7,7 +7,8 @@ under its seed), its own shuffled batches, its own early stopping and best weigh
 
 A group's listener may raise to stop its group (a pruned trial; a diverging tower stops its group
 with NonFiniteLoss): that group's towers stop updating, the others train on, and the group's result
-is the exception instead of its runs.
+is the exception instead of its runs. Once a third of the towers have stopped (pruned, failed or
+stopped early), the model is rebuilt without them (pipeline.live_towers), so they cost nothing more.
 """
 from __future__ import annotations
 
@@ -21,21 +22,16 @@ import keras
 import numpy as np
 
 from pipeline.architectures import build_model, resolve
-from pipeline.architectures.common import optimizer
 from pipeline.errors import NonFiniteLoss
+from pipeline.live_towers import LiveTowers, worth_rebuilding
 from pipeline.problems.base import Problem
 from pipeline.seeding import seed_everything
-from pipeline.tower_settings import TowerRates, structure
+from pipeline.tower_settings import structure
 from pipeline.towers import Towers, Unfusable
-from pipeline.training import Arrays, SeedRun, build_training_state
+from pipeline.training import Arrays, SeedRun
 
 if TYPE_CHECKING:
     from pipeline.multi_seed import SeedListener
-
-# Batches per call into the compiled step. More saves Python round trips per step but traces the step
-# twice (a loop and a remainder); bench/ measures 1 and 16 within 4% of each other at tuning sizes.
-STEPS_PER_EXECUTION = 1
-PREDICT_BATCH = 512
 
 
 @dataclass
@@ -59,41 +55,7 @@ class _Tower:
         self.stopped = False
 
 
-class _TowerLosses(keras.metrics.Metric):
-    """Every tower's mean training loss over the epoch, from one op for all towers (logs loss_0, loss_1, ...)."""
-
-    def __init__(self, problem: Problem, towers: int) -> None:
-        super().__init__(name="tower_losses")
-        self.base, self.towers = keras.losses.get(problem.loss), towers
-        self.total = self.add_variable(shape=(towers,), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        per_sample = keras.ops.moveaxis(self.base(y_true, y_pred), 1, 0)  # (towers, batch, ...)
-        batch = keras.ops.cast(keras.ops.shape(y_true)[0], "float32")
-        means = keras.ops.mean(keras.ops.reshape(per_sample, (self.towers, -1)), axis=1)
-        self.total.assign_add(means * batch)
-        self.count.assign_add(batch)
-
-    def result(self):
-        values = self.total / keras.ops.maximum(self.count, 1.0)
-        return {f"loss_{s}": values[s] for s in range(self.towers)}
-
-    def reset_state(self) -> None:
-        self.total.assign(keras.ops.zeros((self.towers,)))
-        self.count.assign(0.0)
-
-
-def _summed_loss(problem: Problem, towers: int):
-    """The sum over towers of each tower's mean loss: every tower gets exactly its own gradient."""
-    base = keras.losses.get(problem.loss)
-
-    def loss(y_true, y_pred):
-        return towers * base(y_true, y_pred)
-    return loss
-
-
-def _at(history: dict[str, list[float]], metric: str, epoch: int) -> float:
+def score_at(history: dict[str, list[float]], metric: str, epoch: int) -> float:
     """A run's validation score at `epoch`, or at its last epoch when it stopped earlier."""
     curve = history[f"val_{metric}"]
     return curve[min(epoch, len(curve) - 1)]
@@ -134,58 +96,50 @@ def train_groups(problem: Problem, architecture: str, groups: list[Group], train
         plains.append(build_model(architecture, problem, hps[owner[tower]]))
         if initial_weights is not None:
             plains[-1].set_weights(initial_weights)
-    towers = Towers(plains)
-    model = towers.model
-    opt = optimizer(hp)
-    rates = TowerRates(opt, [hps[k]["learning_rate"] for k in owner])
-    model.compile(optimizer=opt, loss=_summed_loss(problem, n), metrics=[_TowerLosses(problem, n)],
-                  steps_per_execution=STEPS_PER_EXECUTION)
-    build_training_state(model, np.repeat(train[0][:1, None], n, axis=1), np.repeat(train[1][:1, None], n, axis=1))
+    fused = LiveTowers(problem, plains, [hps[k]["learning_rate"] for k in owner], hp, train)
     seed_everything(seeds[0])
     orders = [np.random.default_rng([seed, 1]) for seed in seeds]  # each tower its own shuffling
-    x_val_tiled = np.repeat(val[0][:, None], n, axis=1) if val is not None else None
     state = [_Tower(seed) for seed in seeds]
     results: list[list[SeedRun] | Exception | None] = [None] * len(groups)
     members = [[t for t in range(n) if owner[t] == k] for k in range(len(groups))]
+    fit_seconds = [0.0] * n  # each tower's share of the fit time of the epochs it trained in
 
-    def stop(k: int, exc: Exception) -> None:
-        results[k] = exc
-        for t in members[k]:
-            rates.freeze(t)
+    def training(t: int) -> bool:
+        return results[owner[t]] is None and not state[t].stopped
 
     for g in groups:
         g.listener.started(g.seeds)
-    fit_seconds = 0.0
     for epoch in range(hp["epochs"]):
         index = np.stack([rng.permutation(len(train[0])) for rng in orders], axis=1)  # (N, towers)
         start = time.perf_counter()
-        logs = model.fit(train[0][index], train[1][index], batch_size=hp["batch_size"], epochs=1, shuffle=False,
-                         verbose=0).history
-        fit_seconds += time.perf_counter() - start
-        pred = model.predict(x_val_tiled, batch_size=PREDICT_BATCH, verbose=0) if val is not None else None
+        losses = fused.fit_epoch(train[0], train[1], index)
+        for t in fused.live:
+            fit_seconds[t] += (time.perf_counter() - start) / len(fused.live)
+        pred = fused.predict(val[0]) if val is not None else None
         for k, group in enumerate(groups):
             if results[k] is not None:
                 continue
             try:
-                for t in members[k]:  # a stopped tower trains on (its weights are restored at the end)
+                for t in members[k]:  # a stopped tower trains on until the model is rebuilt without it
                     if state[t].stopped:
                         continue
-                    value = logs[f"loss_{t}"][0]
-                    if not math.isfinite(value):
-                        raise NonFiniteLoss(f"loss became {value} at epoch {epoch + 1} (seed {state[t].seed})")
-                    state[t].history["loss"].append(float(value))
+                    if not math.isfinite(losses[t]):
+                        raise NonFiniteLoss(f"loss became {losses[t]} at epoch {epoch + 1} (seed {state[t].seed})")
+                    state[t].history["loss"].append(float(losses[t]))
                     if pred is not None:
-                        _score_epoch(problem, towers, t, state[t], val[1], pred[:, t], epoch, hp["patience"])
+                        _score_epoch(problem, fused, t, state[t], val[1], pred[t], epoch, hp["patience"])
                 if pred is not None:
                     group.listener.epoch(len(group.seeds) - 1, epoch,
-                                         [_at(state[t].history, problem.metric, epoch) for t in members[k]])
+                                         [score_at(state[t].history, problem.metric, epoch) for t in members[k]])
             except Exception as exc:  # noqa: BLE001 - the group's own end; the others train on
-                stop(k, exc)
-        if all(results[k] is not None or all(state[t].stopped for t in members[k]) for k in range(len(groups))):
+                results[k] = exc
+                for t in members[k]:
+                    fused.freeze(t)
+        going = [t for t in fused.live if training(t)]
+        if not going:
             break
-    if val is not None:
-        towers.restore([t.best_weights if t.best_weights is not None else towers.snapshot(i)
-                        for i, t in enumerate(state)])
+        if worth_rebuilding(len(fused.live) - len(going), len(fused.live), hp["epochs"] - epoch - 1):
+            fused.keep(going)
     for k, group in enumerate(groups):
         if results[k] is not None:
             continue
@@ -193,8 +147,9 @@ def train_groups(problem: Problem, architecture: str, groups: list[Group], train
             seed=state[t].seed, score=state[t].best_metrics.get(problem.metric) if val is not None else None,
             metrics=state[t].best_metrics, history=state[t].history, epochs=len(state[t].history["loss"]),
             best_epoch=int(np.argmin(state[t].history.get("val_loss") or state[t].history["loss"])) + 1,
-            n_params=int(plains[t].count_params()), fit_seconds=fit_seconds / n, towers=n,
-            model=towers.export(t, plains[t]) if keep_models else None) for t in members[k]]
+            n_params=int(plains[t].count_params()), fit_seconds=fit_seconds[t], towers=n,
+            model=fused.write(_final_weights(fused, state[t], t), plains[t]) if keep_models else None)
+            for t in members[k]]
         try:
             for i, run in enumerate(runs):
                 group.listener.finished(i, run)
@@ -204,7 +159,12 @@ def train_groups(problem: Problem, architecture: str, groups: list[Group], train
     return results
 
 
-def _score_epoch(problem: Problem, towers: Towers, s: int, tower: _Tower, y_val: np.ndarray, pred: np.ndarray,
+def _final_weights(fused: LiveTowers, tower: _Tower, t: int) -> list[list[np.ndarray]]:
+    """The weights a tower ends with: its best (with validation data), else its last (it is still live)."""
+    return tower.best_weights if tower.best_weights is not None else fused.snapshot(t)
+
+
+def _score_epoch(problem: Problem, towers: LiveTowers, s: int, tower: _Tower, y_val: np.ndarray, pred: np.ndarray,
                  epoch: int, patience: int) -> None:
     """Tower s's validation loss and scores at this epoch; keep its best weights; stop it when patient."""
     if not np.all(np.isfinite(pred)):

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from pipeline.errors import NonFiniteLoss
-from pipeline.fused import Group, _at, train_groups
+from pipeline.fused import Group, score_at, train_groups
 from pipeline.problems.base import Problem
 from pipeline.towers import Unfusable
 from pipeline.training import Arrays, SeedRun, train_one
@@ -77,7 +77,7 @@ def train_seeds(problem: Problem, architecture: str, hp: dict[str, Any], seeds: 
         listener.started([seed])
 
         def hook(epoch: int, value: float, index: int = index) -> None:
-            earlier = [_at(r.history, problem.metric, epoch) for r in runs if not r.failure]
+            earlier = [score_at(r.history, problem.metric, epoch) for r in runs if not r.failure]
             listener.epoch(index, epoch, earlier + [value])
 
         try:

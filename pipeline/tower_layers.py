@@ -13,18 +13,20 @@ from pipeline.tower_settings import TowerL1L2, along_towers, per_tower
 
 
 class TowerLSTM(layers.Layer):
-    """S LSTMs with the Keras LSTM gate layout (i, f, c, o) and semantics, weights (S, ...)."""
+    """S LSTMs with the Keras LSTM gate layout (i, f, c, o) and semantics, weights (S, ...). Like
+    keras.layers.LSTM it may start from initial_state=[h, c] and return [output, h, c] (return_state);
+    states are (B, S, units)."""
 
     def __init__(self, towers: int, units: int, activation: str = "tanh", recurrent_activation: str = "sigmoid",
                  return_sequences: bool = False, go_backwards: bool = False, dropout: Sequence[float] = (0.0,),
                  recurrent_dropout: Sequence[float] = (0.0,), l1: Sequence[float] = (0.0,),
-                 l2: Sequence[float] = (0.0,), **kwargs: Any) -> None:
+                 l2: Sequence[float] = (0.0,), return_state: bool = False, **kwargs: Any) -> None:
         """dropout, recurrent_dropout, l1, l2: one value per tower (or one for all)."""
         super().__init__(**kwargs)
         self.towers, self.units = towers, units
         self.activation = keras.activations.get(activation)
         self.recurrent_activation = keras.activations.get(recurrent_activation)
-        self.return_sequences, self.go_backwards = return_sequences, go_backwards
+        self.return_sequences, self.go_backwards, self.return_state = return_sequences, go_backwards, return_state
         self.dropout, self.recurrent_dropout = per_tower(dropout, towers), per_tower(recurrent_dropout, towers)
         self.kernel_regularizer = TowerL1L2(per_tower(l1, towers), per_tower(l2, towers))
         self.seed_generator = keras.random.SeedGenerator()
@@ -36,9 +38,11 @@ class TowerLSTM(layers.Layer):
         self.recurrent_kernel = self.add_weight(shape=(s, u, 4 * u), name="recurrent_kernel", initializer="zeros")
         self.bias = self.add_weight(shape=(s, 4 * u), name="bias", initializer="zeros")
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
+    def compute_output_shape(self, input_shape: tuple) -> tuple | list[tuple]:
         batch, towers, steps = input_shape[:3]
-        return (batch, towers, steps, self.units) if self.return_sequences else (batch, towers, self.units)
+        state = (batch, towers, self.units)
+        output = (batch, towers, steps, self.units) if self.return_sequences else state
+        return [output, state, state] if self.return_state else output
 
     def _mask(self, like, rates: np.ndarray):
         """Inverted dropout with each tower's rate: like (S, ...), each kept unit scaled by 1 / (1 - rate)."""
@@ -57,15 +61,18 @@ class TowerLSTM(layers.Layer):
         kernel = self.kernel.numpy()
         return sum(self.kernel_regularizer.tower(s, kernel[s]) for s in towers)
 
-    def call(self, x, training: bool | None = None):
+    def call(self, x, initial_state=None, training: bool | None = None):
         x = ops.transpose(x, (2, 1, 0, 3))  # (T, S, B, F): time first, towers as the matmul batch
         if self.go_backwards:
             x = ops.flip(x, axis=0)
         if training and self.dropout.any():
             x = x * self._mask(x[0], self.dropout)[None]  # one mask for all steps, as Keras does
         xs = ops.einsum("tsbf,sfg->tsbg", x, self.kernel) + self.bias[None, :, None, :]
-        h = ops.zeros((self.towers, ops.shape(x)[2], self.units), dtype=xs.dtype)
-        c = h
+        if initial_state is None:
+            h = ops.zeros((self.towers, ops.shape(x)[2], self.units), dtype=xs.dtype)
+            c = h
+        else:  # [h, c], each (B, S, u)
+            h, c = (ops.transpose(state, (1, 0, 2)) for state in initial_state)
         r_mask = self._mask(h, self.recurrent_dropout) if training and self.recurrent_dropout.any() else None
 
         def step(carry, x_t):
@@ -73,11 +80,14 @@ class TowerLSTM(layers.Layer):
             return self._step(x_t, h if r_mask is None else h * r_mask, c)
         # A symbolic loop rather than an unrolled graph: it traces faster and, measured on the reference
         # models, trains as fast (echo, addition) or faster (cumulative_sum's return_sequences).
-        sequence = tf.scan(step, xs, initializer=(h, c))[0]  # every step's h: (T, S, B, u)
-        h = sequence[-1]
+        sequence, cells = tf.scan(step, xs, initializer=(h, c))  # every step's h and c: (T, S, B, u)
         if self.return_sequences:
-            return ops.transpose(sequence, (2, 1, 0, 3))  # (B, S, T, u), in processing order like Keras
-        return ops.transpose(h, (1, 0, 2))  # (B, S, u)
+            output = ops.transpose(sequence, (2, 1, 0, 3))  # (B, S, T, u), in processing order like Keras
+        else:
+            output = ops.transpose(sequence[-1], (1, 0, 2))  # (B, S, u)
+        if not self.return_state:
+            return output
+        return [output, ops.transpose(sequence[-1], (1, 0, 2)), ops.transpose(cells[-1], (1, 0, 2))]
 
 
 class TowerBidirectional(layers.Layer):

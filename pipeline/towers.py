@@ -1,14 +1,17 @@
-"""Towers: S independent chain models of one structure computed as one model.
+"""Towers: S independent models of one structure computed as one model.
 
 The towers are the seeds of one configuration, or the seeds of several configurations that share a
 structure (pipeline.tower_settings: their learning rate, dropout, L1/L2 and initializer may differ;
 each tower takes them from its own plain model). Every weight gains a leading tower axis
-(pipeline.tower_layers), so one batched matmul per time step computes the gates of all S LSTMs at once. Input and output gain a tower axis after the batch axis:
-(batch, S, ...). Tower s holds exactly the weights of a plain model (`export` / `load` move them
-both ways), so a fused model is S genuine independent runs, not an ensemble.
+(pipeline.tower_layers), so one batched matmul per time step computes the gates of all S LSTMs at once.
+Input and output gain a tower axis after the batch axis: (batch, S, ...). Tower s holds exactly the
+weights of a plain model (`export` / `load` move them both ways), so a fused model is S genuine
+independent runs, not an ensemble.
 
-`fuse` walks the layers of a model built by `pipeline.architectures` and maps each to its
-tower form; models that are not a chain of supported layers raise `Unfusable`.
+`Towers` walks the layer graph of a model built by `pipeline.architectures` (a chain, or a DAG such as
+attention's: layers with several inputs, LSTMs returning [sequence, h, c] and started from
+initial_state) and maps each layer to its tower form, each plain tensor to its tower tensor; models
+with unsupported layers, shared layers, masks or several inputs or outputs raise `Unfusable`.
 """
 from __future__ import annotations
 
@@ -28,11 +31,12 @@ class Unfusable(Exception):
 def _lstm(layer: layers.LSTM, each: list[layers.LSTM], **overrides: Any) -> TowerLSTM:
     """The TowerLSTM of `layer`; `each` holds every tower's own LSTM (its dropout and L1/L2)."""
     cfg = layer.get_config()
-    if cfg.get("return_state") or cfg.get("stateful") or not cfg.get("use_bias", True):
-        raise Unfusable("LSTM layers returning states, stateful or without bias cannot be fused")
+    if cfg.get("stateful") or not cfg.get("use_bias", True):
+        raise Unfusable("stateful LSTM layers or LSTM layers without bias cannot be fused")
     regs = [lstm.kernel_regularizer for lstm in each]
     args = dict(units=cfg["units"], activation=cfg["activation"], recurrent_activation=cfg["recurrent_activation"],
                 return_sequences=cfg["return_sequences"], go_backwards=cfg["go_backwards"],
+                return_state=cfg["return_state"],
                 dropout=[lstm.dropout for lstm in each], recurrent_dropout=[lstm.recurrent_dropout for lstm in each],
                 l1=[float(getattr(r, "l1", 0.0)) for r in regs], l2=[float(getattr(r, "l2", 0.0)) for r in regs])
     return TowerLSTM(len(each), **{**args, **overrides}, name=f"{layer.name}_towers")
@@ -57,6 +61,8 @@ def tower_layer(each: list[layers.Layer]) -> layers.Layer:
     if isinstance(layer, layers.Bidirectional) and isinstance(layer.forward_layer, layers.LSTM):
         def same(cfg: dict) -> dict:
             return {k: v for k, v in cfg.items() if k not in ("name", "go_backwards", "seed")}
+        if layer.return_state:
+            raise Unfusable("Bidirectional layers returning states cannot be fused")
         if layer.forward_layer.go_backwards or \
                 same(layer.forward_layer.get_config()) != same(layer.backward_layer.get_config()):
             raise Unfusable("Bidirectional layers with different forward and backward LSTMs cannot be fused")
@@ -69,11 +75,39 @@ def tower_layer(each: list[layers.Layer]) -> layers.Layer:
         return _dense(layer, towers, name)
     if isinstance(layer, layers.TimeDistributed) and isinstance(layer.layer, layers.Dense):
         return _dense(layer.layer, towers, name)
+    if type(layer) is layers.Attention:
+        if layer.use_scale or layer.score_mode != "dot" or layer.dropout:
+            raise Unfusable("only Attention layers with unscaled dot scores and no dropout can be fused")
+        # No weights, and every op acts on the last two axes: on (B, S, T, F) it attends within each tower.
+        return layers.Attention.from_config({**layer.get_config(), "name": name})
+    if isinstance(layer, layers.Concatenate):
+        if layer.axis == 0:
+            raise Unfusable("Concatenate layers along the batch axis cannot be fused")
+        return layers.Concatenate(axis=layer.axis if layer.axis < 0 else layer.axis + 1, name=name)
     raise Unfusable(f"{type(layer).__name__} layers cannot be fused")
 
 
+def _tower_arguments(node: Any, tensors: dict[int, Any], lstm: bool) -> tuple[tuple, dict]:
+    """The arguments of a plain layer's call (`node`) with every plain tensor swapped for its tower tensor.
+    `training` is dropped (the fused model passes its own); masks and other call options are refused."""
+    kwargs = dict(node.arguments.kwargs)
+    kwargs.pop("training", None)
+    if kwargs.pop("mask", None) is not None:
+        raise Unfusable(f"{node.operation.name} is called with a mask; masks cannot be fused")
+    if set(kwargs) - ({"initial_state"} if lstm else set()):
+        raise Unfusable(f"{node.operation.name} is called with {sorted(kwargs)}, which cannot be fused")
+
+    def swap(value: Any) -> Any:
+        if not isinstance(value, keras.KerasTensor):
+            return value
+        if id(value) not in tensors:
+            raise Unfusable(f"{node.operation.name} takes a tensor from an operation that is not a layer")
+        return tensors[id(value)]
+    return keras.tree.map_structure(swap, node.arguments.args), keras.tree.map_structure(swap, kwargs)
+
+
 class Towers:
-    """A fused model of one tower per plain chain model (all of one structure), starting from their
+    """A fused model of one tower per plain model (all of one structure), starting from their
     weights, with weight transfer both ways."""
 
     def __init__(self, plains: list[keras.Model]) -> None:
@@ -85,19 +119,23 @@ class Towers:
             raise Unfusable("models of different structures cannot share towers")
         self.towers = towers
         inputs = keras.Input(shape=(towers, *plain.inputs[0].shape[1:]), dtype=plain.inputs[0].dtype, name="x")
-        x, previous = inputs, plain.inputs[0]
+        tensors = {id(plain.inputs[0]): inputs}  # plain tensor -> its tower tensor
         self.pairs: list[tuple[int, layers.Layer]] = []  # (index in plain.layers, tower layer)
-        for index, layer in enumerate(plain.layers):
+        for index, layer in enumerate(plain.layers):  # in topological order
             if isinstance(layer, layers.InputLayer):
                 continue
-            if len(layer._inbound_nodes) != 1 or layer.input is not previous:
-                raise Unfusable(f"{plain.name} is not a chain of layers")
-            tower = tower_layer([p.layers[index] for p in plains])
-            x, previous = tower(x), layer.output
+            if len(layer._inbound_nodes) != 1:
+                raise Unfusable(f"{layer.name} is called more than once; shared layers cannot be fused")
+            node, tower = layer._inbound_nodes[0], tower_layer([p.layers[index] for p in plains])
+            args, kwargs = _tower_arguments(node, tensors, isinstance(tower, TowerLSTM))
+            outputs = keras.tree.flatten(tower(*args, **kwargs))
+            if len(outputs) != len(node.outputs):
+                raise Unfusable(f"the tower form of {layer.name} gives {len(outputs)} outputs, not {len(node.outputs)}")
+            tensors.update((id(t), y) for t, y in zip(node.outputs, outputs))
             self.pairs.append((index, tower))
-        if previous is not plain.outputs[0]:
-            raise Unfusable(f"{plain.name} is not a chain of layers")
-        self.model = keras.Model(inputs, x, name=f"{plain.name}_x{towers}")
+        if id(plain.outputs[0]) not in tensors:
+            raise Unfusable(f"the output of {plain.name} is not computed by its layers")
+        self.model = keras.Model(inputs, tensors[id(plain.outputs[0])], name=f"{plain.name}_x{towers}")
         self.load(plains)
 
     def load(self, plains: list[keras.Model]) -> None:

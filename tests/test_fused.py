@@ -1,10 +1,13 @@
 """Fused seed towers: exact weight transfer, per-tower histories, scores and early stopping."""
+import keras
 import numpy as np
 import pytest
+from keras import layers
 
 from conftest import TINY
 from pipeline import references
 from pipeline.architectures import build_model
+from pipeline.fused import fusable
 from pipeline.problems import get_problem
 from pipeline.seeding import seed_everything
 from pipeline.multi_seed import train_seeds
@@ -22,6 +25,8 @@ def _data(name):
     ("cumulative_sum", "bidirectional", {"layers": 2, "merge_mode": "ave", "l2": 0.01}),
     ("addition", "encoder_decoder", {"layers": 2, "decoder_units": 7}),
     ("damped_sine", "stacked", {"l2": 0.01, "dropout": 0.2}),
+    ("addition", "attention", {"layers": 2, "l2": 0.01, "dropout": 0.2}),  # a DAG: states, initial_state, attention
+    ("recall", "attention", {}),
 ])
 def test_each_tower_computes_exactly_its_plain_model(name, arch, hp):
     problem, splits = _data(name)
@@ -40,11 +45,43 @@ def test_each_tower_computes_exactly_its_plain_model(name, arch, hp):
         assert towers.regularization(1) == pytest.approx(expected, rel=1e-5)
 
 
-def test_models_that_are_not_chains_are_not_fused():
-    problem, splits = _data("addition")
-    with pytest.raises(Unfusable):
-        Towers([build_model("attention", problem, {"units": 4})] * 2)
-    runs = train_seeds(problem, "attention", {"units": 4, "epochs": 1}, [0, 1], (splits.x_train, splits.y_train),
+def test_attention_is_fused_not_trained_one_by_one():
+    for name in ("addition", "recall"):
+        assert fusable(get_problem(name), "attention")
+    problem, splits = _data("recall")
+    runs = train_seeds(problem, "attention", {"units": 4, "epochs": 1}, [0, 1, 2], (splits.x_train, splits.y_train),
+                       (splits.x_val, splits.y_val))
+    assert [r.towers for r in runs] == [3, 3, 3]
+
+
+def _graph(make):
+    """A plain model on (8, 3) inputs whose body `make` builds from the input tensor."""
+    inputs = keras.Input((8, 3))
+    return keras.Model(inputs, make(inputs))
+
+
+def _shared(x):
+    dense = layers.Dense(3)
+    return dense(dense(x))
+
+
+@pytest.mark.parametrize("make,reason", [
+    (_shared, "more than once"),
+    (lambda x: layers.Attention(use_scale=True)([x, x]), "Attention"),
+    (lambda x: layers.Attention()([x, x], use_causal_mask=True), "use_causal_mask"),
+    (lambda x: layers.LSTM(2)(x, mask=keras.ops.greater(x[..., 0], 0)), "mask"),
+    (lambda x: layers.Dense(2)(keras.ops.tanh(x)), "not a layer"),
+    (lambda x: layers.Bidirectional(layers.LSTM(2, return_state=True))(x)[0], "returning states"),
+    (lambda x: layers.Add()([x, x]), "Add"),
+])
+def test_unsupported_graphs_are_not_fused(make, reason):
+    with pytest.raises(Unfusable, match=reason):
+        Towers([_graph(make)] * 2)
+
+
+def test_unfusable_models_are_trained_one_by_one():
+    problem, splits = _data("moving_square")
+    runs = train_seeds(problem, "cnn_lstm", {"units": 2, "epochs": 1}, [0, 1], (splits.x_train, splits.y_train),
                        (splits.x_val, splits.y_val))
     assert [r.towers for r in runs] == [1, 1]  # trained one by one instead
 
@@ -81,7 +118,8 @@ def test_fused_training_is_deterministic_and_matches_sequential_in_kind():
     assert all(set(f.history) == set(s.history) and f.n_params == s.n_params for f, s in zip(first, sequential))
 
 
-@pytest.mark.parametrize("name,arch", [("echo", "vanilla"), ("addition", "encoder_decoder")])
+@pytest.mark.parametrize("name,arch", [("echo", "vanilla"), ("addition", "encoder_decoder"), ("addition", "attention"),
+                                       ("recall", "attention")])
 def test_fused_towers_learn_the_same_weights_as_sequential_runs(name, arch):
     """Dropout 0 and one full batch per epoch (so the batch order cannot differ): after a few epochs each
     tower's weights equal its seed's sequential run, to float tolerance; not only the starting outputs."""

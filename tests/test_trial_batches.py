@@ -1,5 +1,6 @@
 """Trial batches: configurations that share a structure train as the towers of one model, each exactly
 as it would alone; a batch's trials are pruned, fail, are logged and told on their own."""
+import keras
 import numpy as np
 import optuna
 import pytest
@@ -7,10 +8,13 @@ import pytest
 from conftest import TINY
 from pipeline import references
 from pipeline.cli import main
+from pipeline.architectures import build_model, resolve
 from pipeline.errors import NonFiniteLoss
 from pipeline.fused import Group, train_groups
+from pipeline.live_towers import LiveTowers, worth_rebuilding
 from pipeline.multi_seed import SeedListener, train_seeds
 from pipeline.problems import get_problem
+from pipeline.seeding import seed_everything
 from pipeline.tower_layers import TowerLSTM
 from pipeline.tower_settings import PER_TOWER, structure
 
@@ -113,3 +117,41 @@ def test_a_new_study_starts_from_the_reference_and_the_best_of_earlier_studies(t
     warm = [t for t in second if t.user_attrs.get("warm_start") == "echo-vanilla-first"]
     assert {tuple(sorted(t.params.items())) for t in warm} == {tuple(sorted(t.params.items())) for t in best
                                                                 if t.params != first.trials[0].params}
+
+
+def test_towers_left_after_a_rebuild_train_on_exactly_as_in_the_wider_model():
+    """Adam's moments and step count carry over: two epochs in a model of 4 towers, or one epoch there and
+    one in a model rebuilt for towers 0 and 2, end with the same weights for those towers."""
+    problem, train, val = _data("echo")
+    hp = {**references.reference_hp("echo"), "units": 6, "dropout": 0.0, "batch_size": 16, "optimizer": "adam"}
+    rates = [0.01, 0.003, 0.001, 0.03]
+
+    def trained(rebuild):
+        keras.backend.clear_session()
+        plains = []
+        for seed in range(4):
+            seed_everything(seed)
+            plains.append(build_model("vanilla", problem, resolve(hp)))
+        fused = LiveTowers(problem, plains, rates, resolve(hp), train)
+        index = np.stack([np.random.default_rng(s).permutation(len(train[0])) for s in range(4)], axis=1)
+        fused.fit_epoch(train[0], train[1], index)
+        if rebuild:
+            fused.keep([0, 2])
+            assert fused.live == [0, 2] and fused.towers.towers == 2
+        losses = fused.fit_epoch(train[0], train[1], index[::-1])
+        return {t: fused.snapshot(t) for t in (0, 2)}, {t: losses[t] for t in (0, 2)}, fused.predict(val[0])
+
+    wide, narrow = trained(False), trained(True)
+    assert wide[1] == pytest.approx(narrow[1], rel=1e-5)
+    for t in (0, 2):
+        for layer_wide, layer_narrow in zip(wide[0][t], narrow[0][t]):
+            for w, n in zip(layer_wide, layer_narrow):
+                np.testing.assert_allclose(n, w, atol=1e-6)
+        np.testing.assert_allclose(narrow[2][t], wide[2][t], atol=1e-5)
+
+
+def test_the_model_is_rebuilt_once_a_third_of_its_towers_have_stopped_with_epochs_to_go():
+    assert not worth_rebuilding(0, 12, 10)
+    assert not worth_rebuilding(3, 12, 10)  # a quarter
+    assert worth_rebuilding(4, 12, 10) and worth_rebuilding(2, 6, 2)
+    assert not worth_rebuilding(4, 12, 1)  # one epoch left: not worth a new trace

@@ -1,0 +1,140 @@
+"""The fused model of the towers still training, rebuilt without the others once enough have stopped.
+
+pipeline.fused trains many towers as one model (pipeline.towers). A tower that has stopped (its trial
+pruned or failed, its seed stopped early) keeps costing a step's share until it leaves the model:
+with trial batches and Hyperband most towers stop at the first rungs. `LiveTowers.keep` rebuilds the
+model for the towers that go on, carrying over each one's weights and optimizer state (moments and
+step count), so that a kept tower trains on exactly as it would have in the wider model. Towers are
+named by their index in the first model throughout.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from pipeline.architectures.common import optimizer
+from pipeline.problems.base import Problem
+from pipeline.tower_settings import TowerRates
+from pipeline.towers import Towers
+from pipeline.training import build_training_state
+
+STEPS_PER_EXECUTION = 1  # bench/ measured 1 and 16 batches per compiled call within 4% at tuning sizes
+PREDICT_BATCH = 512
+
+
+def worth_rebuilding(stopped: int, towers: int, epochs_left: int) -> bool:
+    """The rule: rebuild when at least a third of the model's towers have stopped and two or more epochs
+    remain (a rebuild traces a new step, a few seconds; a stopped tower costs about its share of every
+    later epoch)."""
+    return stopped > 0 and 3 * stopped >= towers and epochs_left >= 2
+
+
+class _TowerLosses(keras.metrics.Metric):
+    """Every tower's mean training loss over the epoch, from one op for all towers (logs loss_0, loss_1, ...)."""
+
+    def __init__(self, problem: Problem, towers: int) -> None:
+        super().__init__(name="tower_losses")
+        self.base, self.towers = keras.losses.get(problem.loss), towers
+        self.total = self.add_variable(shape=(towers,), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        per_sample = keras.ops.moveaxis(self.base(y_true, y_pred), 1, 0)  # (towers, batch, ...)
+        batch = keras.ops.cast(keras.ops.shape(y_true)[0], "float32")
+        means = keras.ops.mean(keras.ops.reshape(per_sample, (self.towers, -1)), axis=1)
+        self.total.assign_add(means * batch)
+        self.count.assign_add(batch)
+
+    def result(self):
+        values = self.total / keras.ops.maximum(self.count, 1.0)
+        return {f"loss_{s}": values[s] for s in range(self.towers)}
+
+    def reset_state(self) -> None:
+        self.total.assign(keras.ops.zeros((self.towers,)))
+        self.count.assign(0.0)
+
+
+def _summed_loss(problem: Problem, towers: int):
+    """The sum over towers of each tower's mean loss: every tower gets exactly its own gradient."""
+    base = keras.losses.get(problem.loss)
+
+    def loss(y_true, y_pred):
+        return towers * base(y_true, y_pred)
+    return loss
+
+
+class LiveTowers:
+    """The compiled fused model of the towers in `live` (plains[t], learning rate rates[t]); hp gives
+    the shared structure (optimizer class, batch size)."""
+
+    def __init__(self, problem: Problem, plains: list[keras.Model], rates: list[float], hp: dict[str, Any],
+                 sample: tuple[np.ndarray, np.ndarray]) -> None:
+        self.problem, self.plains, self.all_rates, self.hp, self.sample = problem, plains, rates, hp, sample
+        self.live = list(range(len(plains)))
+        self.rebuilds = 0
+        self._build()
+
+    def _build(self) -> None:
+        n = len(self.live)
+        self.towers = Towers([self.plains[t] for t in self.live])
+        self.model = self.towers.model
+        self.optimizer = optimizer(self.hp)
+        self.rates = TowerRates(self.optimizer, [self.all_rates[t] for t in self.live])
+        self.model.compile(optimizer=self.optimizer, loss=_summed_loss(self.problem, n),
+                           metrics=[_TowerLosses(self.problem, n)], steps_per_execution=STEPS_PER_EXECUTION)
+        x, y = self.sample
+        build_training_state(self.model, np.repeat(x[:1, None], n, axis=1), np.repeat(y[:1, None], n, axis=1))
+        self.position = {t: i for i, t in enumerate(self.live)}
+
+    def keep(self, towers: list[int]) -> None:
+        """Rebuild the model for these towers (a subset of `live`, none frozen), each carrying on where it is."""
+        old_live, old_towers, old_optimizer = self.live, self.towers, self.optimizer
+        rows = [old_live.index(t) for t in towers]
+        self.live = list(towers)
+        self._build()
+        self.towers.restore([old_towers.snapshot(i) for i in rows])
+        _carry_optimizer_state(old_optimizer, self.optimizer, len(old_live), rows)
+        self.rebuilds += 1
+
+    def freeze(self, t: int) -> None:
+        """Tower t stops updating (it stays in the model until the next rebuild)."""
+        self.rates.freeze(self.position[t])
+
+    def fit_epoch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray) -> dict[int, float]:
+        """One epoch; index (N, towers of the first model) orders each tower's samples. Each live tower's
+        mean training loss."""
+        columns = index[:, self.live]
+        logs = self.model.fit(x[columns], y[columns], batch_size=self.hp["batch_size"], epochs=1, shuffle=False,
+                              verbose=0).history
+        return {t: logs[f"loss_{i}"][0] for i, t in enumerate(self.live)}
+
+    def predict(self, x: np.ndarray) -> dict[int, np.ndarray]:
+        """Each live tower's predictions for x."""
+        pred = self.model.predict(np.repeat(x[:, None], len(self.live), axis=1), batch_size=PREDICT_BATCH, verbose=0)
+        return {t: pred[:, i] for i, t in enumerate(self.live)}
+
+    def snapshot(self, t: int) -> list[list[np.ndarray]]:
+        return self.towers.snapshot(self.position[t])
+
+    def regularization(self, t: int) -> float:
+        return self.towers.regularization(self.position[t])
+
+    def write(self, snapshot: list[list[np.ndarray]], plain: keras.Model) -> keras.Model:
+        return self.towers.write(snapshot, plain)
+
+
+def _carry_optimizer_state(old: keras.optimizers.Optimizer, new: keras.optimizers.Optimizer, towers: int,
+                           rows: list[int]) -> None:
+    """Copy old's variables into new's, keeping the tower rows `rows` of every tower-first variable (a
+    variable of k * towers rows, as a Bidirectional layer's, keeps the same rows of each of its k blocks)."""
+    if len(old.variables) != len(new.variables):
+        raise RuntimeError(f"optimizer state does not carry over: {len(old.variables)} vs {len(new.variables)} "
+                           "variables")
+    for source, target in zip(old.variables, new.variables):
+        value = np.asarray(source.numpy())
+        if tuple(value.shape) != tuple(target.shape):
+            blocks = value.shape[0] // towers
+            value = value[[b * towers + r for b in range(blocks) for r in rows]]
+        target.assign(value)
