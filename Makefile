@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 PROBLEM ?= addition
 ARCH ?= all
-TRIALS ?= 20
+TRIALS ?=
 SEEDS ?=
 WORKERS ?=
 BATCH ?=
@@ -54,7 +54,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 tune: $(STAMP)
-	@$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) --trials $(TRIALS) --timeout $(TIMEOUT) \
+	@$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) $(call opt,--trials,$(TRIALS)) --timeout $(TIMEOUT) \
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--batch,$(BATCH)) $(call opt,--pruner,$(PRUNER)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.engines import ENGINES, KT_ALGORITHMS, OPTUNA, PRUNERS
+from pipeline.engines import DEFAULT_BATCH, DEFAULT_PRUNER, DEFAULT_TRIALS, ENGINES, KT_ALGORITHMS, OPTUNA, PRUNERS
 from pipeline.errors import UsageError
 
 
@@ -77,17 +77,19 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
                       help="problem parameter or size, e.g. n_train=2000 terms=3 path=series.csv")
     _job_options(tune)
     tune.add_argument("--arch", default="all", help="architecture, comma list, or 'all' (default)")
-    tune.add_argument("--trials", type=int, default=20, help="new trials per study (default 20)")
+    tune.add_argument("--trials", type=int, default=DEFAULT_TRIALS,
+                      help=f"new trials per study at most; the time budget usually ends first (default {DEFAULT_TRIALS})")
     tune.add_argument("--seeds", type=int, default=3, help="training seeds per trial (default 3)")
     tune.add_argument("--timeout", type=float, default=600, help="seconds for the whole run, 0 = none (default 600)")
     tune.add_argument("--workers", type=int, default=1, help="local worker processes per study (default 1)")
-    tune.add_argument("--batch", type=int, default=4,
-                      help="trials trained at once as one fused model, sharing a structure (default 4; 1 = off)")
+    tune.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                      help=f"trials trained at once as one fused model, sharing a structure (default {DEFAULT_BATCH}; "
+                      "1 = off)")
     tune.add_argument("--space", help="your own search-space YAML file")
     tune.add_argument("--study-seed", type=int, default=0, help="seeds the sampler and the training seeds")
     tune.add_argument("--data-seed", type=int, default=0)
-    tune.add_argument("--pruner", default="median", choices=PRUNERS,
-                      help="median, hyperband (multi-fidelity over epochs) or none (default median)")
+    tune.add_argument("--pruner", default=DEFAULT_PRUNER, choices=PRUNERS,
+                      help=f"hyperband (multi-fidelity over epochs), median or none (default {DEFAULT_PRUNER})")
     tune.add_argument("--tag", help="suffix for study names, to start separate studies")
     tune.add_argument("--engine", default=OPTUNA, choices=ENGINES,
                       help="who picks the configurations (default optuna); keras-tuner: one process")

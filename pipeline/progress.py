@@ -3,6 +3,7 @@ that stops the study after MAX_ERRORS_IN_A_ROW trials in a row fail with errors.
 from __future__ import annotations
 
 import sys
+import time
 
 import optuna
 from tqdm import tqdm
@@ -20,14 +21,16 @@ def count_finished(study: optuna.Study, running: bool = False) -> int:
 
 
 class Progress:
-    """Optuna callback: a bar over trials with the best value; one line per failure. `stopped_reason`
-    says why the study was stopped (engines that run their own loop read it too)."""
+    """Optuna callback: a bar over trials with the best value and the time left (a time.monotonic()
+    `deadline`); one line per failure. `stopped_reason` says why the study was stopped (engines that run
+    their own loop read it too)."""
 
-    def __init__(self, name: str, total: int, enabled: bool) -> None:
+    def __init__(self, name: str, total: int, enabled: bool, deadline: float | None = None) -> None:
         self.bar = tqdm(total=total, desc=name, unit="trial", disable=not enabled, file=sys.stderr,
                         dynamic_ncols=True, leave=True)
         self.errors_in_a_row = 0
         self.stopped_reason: str | None = None
+        self.deadline = deadline
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         counts = {s: 0 for s in ("COMPLETE", "PRUNED", "FAIL")}
@@ -39,6 +42,9 @@ class Progress:
             postfix = {"best": f"{study.best_value:.4g}", **postfix}
         except ValueError:
             pass
+        if self.deadline is not None:
+            left = max(0, int(self.deadline - time.monotonic()))
+            postfix["time left"] = f"{left // 60}:{left % 60:02d}"
         self.bar.set_postfix(postfix, refresh=False)
         self.bar.update(1)
         if trial.state == optuna.trial.TrialState.FAIL:

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from pipeline.engines import OPTUNA
+from pipeline.engines import DEFAULT_BATCH, DEFAULT_PRUNER, DEFAULT_TRIALS, OPTUNA
 from pipeline.progress import Progress
 from pipeline.settings import JobSettings
 from pipeline.studies import PairResult, open_study, pair_result, session
@@ -22,18 +22,18 @@ __all__ = ["PairResult", "TuneResult", "TuneSettings", "format_summary", "tune"]
 class TuneSettings(JobSettings):
     problem: str
     architectures: str | None = None  # None/"all" = every valid architecture
-    trials: int = 20  # new trials per study in this invocation
+    trials: int = DEFAULT_TRIALS  # new trials per study in this invocation, at most
     seeds: int = 3
     timeout: float | None = 600.0  # seconds for the whole invocation, shared by the studies
     space: str | None = None  # a user's YAML file (applies to every architecture chosen)
     study_seed: int = 0  # seeds the sampler and the list of training seeds
     data: dict[str, str] = field(default_factory=dict)  # problem parameters and n_train/n_val/n_test
     data_seed: int = 0
-    pruner: str = "median"  # median | none
+    pruner: str = DEFAULT_PRUNER  # hyperband | median | none
     racing_alpha: float = 0.05
     tag: str | None = None  # appended to study names, to keep separate studies of the same pair
     workers: int = 1  # local worker processes sharing each study
-    batch: int = 4  # trials trained at once as one fused model (one process; 1 = one at a time)
+    batch: int = DEFAULT_BATCH  # trials trained at once as one fused model (one process; 1 = one at a time)
     engine: str = OPTUNA  # optuna | keras-tuner: which library picks the configurations
     kt_algorithm: str = "random"  # keras-tuner engine: random | hyperband | bayesian
 
@@ -68,7 +68,7 @@ def tune(settings: TuneSettings) -> TuneResult:
             timeout = max(1.0, (deadline - time.monotonic()) / (len(s.architectures) - index))
         pair.ctx.deadline = None if timeout is None else time.monotonic() + timeout
         start = time.perf_counter()
-        progress = Progress(pair.study.study_name, settings.trials, settings.progress)
+        progress = Progress(pair.study.study_name, settings.trials, settings.progress, pair.ctx.deadline)
         try:
             s.engine.run(pair.study, pair.ctx, settings, timeout, progress)
         except KeyboardInterrupt:
