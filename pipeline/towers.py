@@ -91,7 +91,8 @@ def _tower_arguments(node: Any, tensors: dict[int, Any], lstm: bool) -> tuple[tu
     """The arguments of a plain layer's call (`node`) with every plain tensor swapped for its tower tensor.
     `training` is dropped (the fused model passes its own); masks and other call options are refused."""
     kwargs = dict(node.arguments.kwargs)
-    kwargs.pop("training", None)
+    if kwargs.pop("training", None):
+        raise Unfusable(f"{node.operation.name} is called with training=True, which cannot be fused")
     if kwargs.pop("mask", None) is not None:
         raise Unfusable(f"{node.operation.name} is called with a mask; masks cannot be fused")
     if set(kwargs) - ({"initial_state"} if lstm else set()):
