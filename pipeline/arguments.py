@@ -89,7 +89,7 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     tune.add_argument("--study-seed", type=int, default=0, help="seeds the sampler and the training seeds")
     tune.add_argument("--data-seed", type=int, default=0)
     tune.add_argument("--pruner", default=DEFAULT_PRUNER, choices=PRUNERS,
-                      help=f"hyperband (multi-fidelity over epochs), median or none (default {DEFAULT_PRUNER})")
+                      help=f"halving or hyperband (multi-fidelity over epochs), median or none (default {DEFAULT_PRUNER})")
     tune.add_argument("--tag", help="suffix for study names, to start separate studies")
     tune.add_argument("--engine", default=OPTUNA, choices=ENGINES,
                       help="who picks the configurations (default optuna); keras-tuner: one process")

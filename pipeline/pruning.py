@@ -4,12 +4,15 @@ A trial reports the running mean over seeds of its validation score at step
 seed_index * max_epochs + epoch (pipeline.objective); fused towers report the mean over all seeds at
 the last seed's steps. Two rules, both seed-aware (no configuration is judged on one seed alone):
 
-- median (default): Optuna's median rule, from the second seed on (a warm-up of one seed's worth of
+- median: Optuna's median rule, from the second seed on (a warm-up of one seed's worth of
   steps) and never in the first half of a seed's epochs: LSTMs with a high learning rate often start
   slowly (bench/ search quality saw the best addition configuration pruned after its first epoch).
-- hyperband: multi-fidelity. Optuna's HyperbandPruner over epochs (successive halving in brackets
-  that start at 1, 3, 9, ... epochs, reduction factor 3), judged only on the mean over every seed:
-  most configurations are stopped after a few epochs and the promising ones get the full budget.
+- halving (default): multi-fidelity. Optuna's SuccessiveHalvingPruner over epochs: at 1, 3, 9, ...
+  epochs only the best third of the configurations that reached that rung go on, judged only on the
+  mean over every seed. Most configurations cost an epoch; the promising ones get the full budget.
+- hyperband: Optuna's HyperbandPruner over epochs, the same rule in brackets whose first rung is at
+  1, 3, 9, ... epochs: it hedges against slow starters, and costs more per configuration (a trial
+  of the last bracket is never stopped before 9 epochs).
 
 Racing across seeds is the other level of early stopping (pipeline.racing).
 """
@@ -23,18 +26,19 @@ from pipeline.engines import PRUNERS
 from pipeline.errors import UsageError
 
 STARTUP_TRIALS = 5  # complete trials before the median rule may prune
-REDUCTION_FACTOR = 3  # hyperband: a third of a rung's configurations go on to the next
+REDUCTION_FACTOR = 3  # halving, hyperband: a third of a rung's configurations go on to the next
 
 
 class SeedAwarePruner(optuna.pruners.BasePruner):
-    """The median or the hyperband rule on running means over seeds (see the module's docstring)."""
+    """The median, halving or hyperband rule on running means over seeds (see the module's docstring)."""
 
     def __init__(self, max_epochs: int, seeds: int = 1, rule: str = "median",
                  n_startup_trials: int = STARTUP_TRIALS) -> None:
         self.max_epochs, self.seeds, self.rule = max_epochs, seeds, rule
         self._median = optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials, n_warmup_steps=max_epochs)
-        self._hyperband = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
-                                                         reduction_factor=REDUCTION_FACTOR)
+        self._rungs = (optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs,
+                                                      reduction_factor=REDUCTION_FACTOR) if rule == "hyperband" else
+                       optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR))
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         step = trial.last_step
@@ -45,11 +49,11 @@ class SeedAwarePruner(optuna.pruners.BasePruner):
             return 2 * (epoch + 1) > self.max_epochs and self._median.prune(study, trial)
         if seed_index < self.seeds - 1:
             return False  # a mean over some seeds only
-        return self._hyperband.prune(study, _in_epochs(trial, (self.seeds - 1) * self.max_epochs))
+        return self._rungs.prune(study, _in_epochs(trial, (self.seeds - 1) * self.max_epochs))
 
 
 def _in_epochs(trial: optuna.trial.FrozenTrial, offset: int) -> optuna.trial.FrozenTrial:
-    """The trial as Hyperband reads it: the means over every seed, keyed by epochs trained (1, 2, ...)."""
+    """The trial as the rung rules read it: the means over every seed, keyed by epochs trained (1, 2, ...)."""
     view = copy.copy(trial)
     view.intermediate_values = {step - offset + 1: value for step, value in trial.intermediate_values.items()
                                 if step >= offset}
@@ -57,7 +61,7 @@ def _in_epochs(trial: optuna.trial.FrozenTrial, offset: int) -> optuna.trial.Fro
 
 
 def make_pruner(name: str, max_epochs: int, seeds: int = 1) -> optuna.pruners.BasePruner:
-    """The pruner called `name`: median or hyperband (SeedAwarePruner), or none (a UsageError for any
+    """The pruner called `name`: median, halving or hyperband (SeedAwarePruner), or none (a UsageError for any
     other name)."""
     if name == "none":
         return optuna.pruners.NopPruner()

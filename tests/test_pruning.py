@@ -29,7 +29,8 @@ def test_make_pruner_names():
     assert isinstance(make_pruner("median", MAX_EPOCHS), SeedAwarePruner)
     assert isinstance(make_pruner("none", MAX_EPOCHS), optuna.pruners.NopPruner)
     assert make_pruner("hyperband", MAX_EPOCHS, SEEDS).rule == "hyperband"
-    with pytest.raises(UsageError, match="unknown pruner 'nope'; choose one of: median, hyperband, none"):
+    assert make_pruner("halving", MAX_EPOCHS, SEEDS).rule == "halving"
+    with pytest.raises(UsageError, match="unknown pruner 'nope'; choose one of: halving, hyperband, median, none"):
         make_pruner("nope", MAX_EPOCHS)
 
 
@@ -81,3 +82,26 @@ def test_hyperband_judges_means_over_every_seed_at_its_rungs():
                 break
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     assert len(stopped_at) == 6 and set(stopped_at) <= {1, 3, 9} and min(stopped_at) == 1
+
+
+def test_successive_halving_stops_a_poor_configuration_at_its_first_rung_on_the_mean_over_seeds():
+    """Rungs at 1, 3, 9 epochs on the last seed's steps: a configuration far below the others stops
+    after one epoch; the earlier seeds' steps are never judged."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    max_epochs, seeds = 9, 3
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("halving", max_epochs, seeds))
+    offset = (seeds - 1) * max_epochs
+    for _ in range(6):
+        trial = study.ask()
+        for step in range(offset + max_epochs):
+            trial.report(0.9, step)
+            assert not trial.should_prune()
+        study.tell(trial, 0.9)
+    for _ in range(3):
+        trial = study.ask()
+        for step in range(offset):
+            trial.report(0.1, step)
+            assert not trial.should_prune()
+        trial.report(0.1, offset)
+        assert trial.should_prune()
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)

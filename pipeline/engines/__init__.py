@@ -19,13 +19,13 @@ if TYPE_CHECKING:
 OPTUNA, KERAS_TUNER = "optuna", "keras-tuner"
 ENGINES = (OPTUNA, KERAS_TUNER)
 KT_ALGORITHMS = ("random", "hyperband", "bayesian")
-PRUNERS = ("median", "hyperband", "none")  # pipeline.pruning
+PRUNERS = ("halving", "hyperband", "median", "none")  # pipeline.pruning
 # The defaults of `make tune` (measured in bench/search.py, `make bench ONLY=throughput`): the time
-# budget decides how many trials run; batches of trials train as one fused model; Hyperband stops most
-# of them after a few epochs.
+# budget decides how many trials run; batches of trials train as one fused model; successive halving
+# stops most of them after an epoch.
 DEFAULT_TRIALS = 200  # new trials per study at most
 DEFAULT_BATCH = 8
-DEFAULT_PRUNER = "hyperband"
+DEFAULT_PRUNER = "halving"
 STARTUP_TRIALS = 5  # random trials before a model-based search (TPE, KerasTuner's Bayesian) takes over
 
 

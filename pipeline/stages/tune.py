@@ -29,7 +29,7 @@ class TuneSettings(JobSettings):
     study_seed: int = 0  # seeds the sampler and the list of training seeds
     data: dict[str, str] = field(default_factory=dict)  # problem parameters and n_train/n_val/n_test
     data_seed: int = 0
-    pruner: str = DEFAULT_PRUNER  # hyperband | median | none
+    pruner: str = DEFAULT_PRUNER  # halving | hyperband | median | none
     racing_alpha: float = 0.05
     tag: str | None = None  # appended to study names, to keep separate studies of the same pair
     workers: int = 1  # local worker processes sharing each study
