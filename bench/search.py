@@ -31,8 +31,7 @@ from reports.stats import fmt, significantly_better
 EVAL_SEED_BASE = 60_000  # fresh seeds for the test-set comparison, outside every stage's block
 VARIANTS = {  # label -> TuneSettings overrides
     "one trial at a time, median pruner (as the issue found it)": {"batch": 1, "pruner": "median"},
-    "batches of 4, median pruner (the previous default)": {"batch": 4, "pruner": "median"},
-    "batches of 8, hyperband, stopped towers leave the model (default)": {},
+    "batches of 8, successive halving, stopped towers leave the model (default)": {},
 }
 QUICK_DATA = {"n_train": "300", "n_val": "100", "n_test": "100"}  # --quick: checks the section runs
 LEADERBOARD = ("echo", "damped_sine", "addition", "cumulative_sum", "moving_square")
@@ -149,7 +148,7 @@ def leaderboard(results: Results, minutes: float | None = None, eval_seeds: int 
         + "\n\nEach problem: `make tune PROBLEM=<problem> ARCH=<native> TIMEOUT=<budget> REPORT=0` with the "
         "budget the default `make tune PROBLEM=<problem>` gives its native architecture (10 minutes shared "
         "equally by the problem's architectures) and the other defaults (batches of 8 trials, 3 seeds each, "
-        "Hyperband), default sizes; then its best trial by validation "
+        "successive halving), default sizes; then its best trial by validation "
         f"score and the reference (trial 0) retrained on {eval_seeds} fresh seeds and scored on the test set. "
         "'best trial: reference' means the search found nothing better on validation. p: one-sided paired "
         "test that the tuned configuration is better (t or Wilcoxon as the differences' normality says).")

@@ -2,7 +2,7 @@
 
 A trial reports the running mean over seeds of its validation score at step
 seed_index * max_epochs + epoch (pipeline.objective); fused towers report the mean over all seeds at
-the last seed's steps. Two rules, both seed-aware (no configuration is judged on one seed alone):
+the last seed's steps. Three rules, all seed-aware (no configuration is judged on one seed alone):
 
 - median: Optuna's median rule, from the second seed on (a warm-up of one seed's worth of
   steps) and never in the first half of a seed's epochs: LSTMs with a high learning rate often start

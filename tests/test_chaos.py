@@ -152,11 +152,12 @@ def test_report_killed_while_it_registers_then_rerun_registers_one_version(tmp_p
     runs = tmp_path / "runs"
     (tmp_path / "space.yaml").write_text(TINY_SPACE)
     tune(TuneSettings(problem="echo", architectures="vanilla", trials=2, seeds=2, timeout=None, runs_dir=runs,
-                      space=str(tmp_path / "space.yaml"), data={"n_train": "64", "n_val": "32", "n_test": "32"},
+                      space=str(tmp_path / "space.yaml"), data={"n_train": "32", "n_val": "16", "n_test": "16"},
                       progress=False))
-    settings = dict(problem="echo", top_k=1, repeats=2, runs_dir=runs, out_dir=tmp_path / "out", progress=False)
+    settings = dict(problem="echo", top_k=1, repeats=2, ensemble=2, runs_dir=runs, out_dir=tmp_path / "out",
+                    progress=False)
     killed = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "report", "--problem", "echo", "--top-k", "1",
-                               "--repeats", "2", "--runs-dir", str(runs), "--no-progress"],
+                               "--repeats", "2", "--ensemble", "2", "--runs-dir", str(runs), "--no-progress"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     client = MlflowClient(f"sqlite:///{runs.resolve() / 'mlflow.db'}")
     deadline = time.monotonic() + 300

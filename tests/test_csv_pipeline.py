@@ -88,7 +88,7 @@ def test_every_stage_takes_a_csv_series(files):
     forecast = json.loads(answer)
     assert len(forecast) == 1 and 5 < forecast[0] < 30  # one step ahead, in the series' own units
 
-    settings = RetuneSettings(problem="csv", data={"path": str(files / "new.csv")}, repeats=4, extra_epochs=2,
+    settings = RetuneSettings(problem="csv", data={"path": str(files / "new.csv")}, repeats=2, extra_epochs=2,
                               trials=0, runs_dir=runs, progress=False)
     first = retune(settings)
     assert "nothing changed" not in first.decision and first.champion_score is not None
@@ -101,7 +101,7 @@ def test_every_stage_takes_a_csv_series(files):
 def test_a_winner_that_does_not_beat_the_naive_forecast_is_only_a_challenger(files):
     runs = files / "walk-runs"
     _tune(files, runs, files / "walk.csv", 1)
-    result = report(ReportSettings(problem="csv", top_k=1, repeats=4, ensemble=1, runs_dir=runs,
+    result = report(ReportSettings(problem="csv", top_k=1, repeats=2, ensemble=1, runs_dir=runs,
                                    out_dir=files / "walk-out",
                                    progress=False))
     assert result.finalized.alias == CHALLENGER

@@ -64,7 +64,7 @@ def tuned(tmp_path_factory):
     space = root / "space.yaml"
     space.write_text(SPACE)
     tune(TuneSettings(problem="addition", architectures="all", trials=2, seeds=2, timeout=None, space=str(space),
-                      data={"n_train": "256", "n_val": "64", "n_test": "64"}, runs_dir=root / "runs",
+                      data={"n_train": "128", "n_val": "32", "n_test": "64"}, runs_dir=root / "runs",
                       progress=False))
     result = report(ReportSettings(problem="addition", top_k=2, repeats=3, ensemble=2, runs_dir=root / "runs",
                                    out_dir=root / "out", progress=False))
@@ -123,7 +123,7 @@ def test_second_report_with_same_winner_keeps_the_champion(tuned):
 
 def test_report_states_its_rules_and_picks_its_seeds_from_a_pilot(tuned):
     root, _ = tuned
-    result = report(ReportSettings(problem="addition", top_k=2, repeats="auto", margin=0.5, ensemble=2, runs_dir=root / "runs",
+    result = report(ReportSettings(problem="addition", top_k=1, repeats="auto", margin=0.5, ensemble=2, runs_dir=root / "runs",
                                    out_dir=root / "auto", register=False, progress=False))
     # a margin this wide needs no more than the pilot's 6 seeds: chosen on 3, estimated on the other 3
     assert "REPEATS=auto: a pilot of 6 seeds" in result.rule and "so 6 seeds" in result.rule
