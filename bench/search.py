@@ -13,6 +13,7 @@ Run alone: .venv/bin/python -m bench.search [--minutes 10]
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -110,6 +111,13 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
         "epoch (complete or pruned); complete trials trained to their end (early stopping on validation "
         f"included). The best {native} trial by validation score and the book's reference are retrained on "
         f"{eval_seeds} fresh seeds and scored on the test set.")
+
+
+def leaderboard_problems() -> tuple[str, ...]:
+    """The leaderboard's problems: LEADERBOARD=a,b in the environment (`make bench ONLY=leaderboard
+    LEADERBOARD=addition`), else every one."""
+    chosen = os.environ.get("LEADERBOARD")
+    return tuple(p.strip() for p in chosen.split(",") if p.strip()) if chosen else LEADERBOARD
 
 
 def default_share(problem: str) -> float:
