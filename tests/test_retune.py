@@ -45,7 +45,7 @@ def champion(tmp_path_factory):
     root = tmp_path_factory.mktemp("retune")
     (root / "weak.yaml").write_text(WEAK)
     tune(TuneSettings(problem="echo", architectures="vanilla", trials=1, seeds=2, timeout=None,
-                      space=str(root / "weak.yaml"), data={"n_train": "64", "n_val": "32", "n_test": "64"},
+                      space=str(root / "weak.yaml"), data={"n_train": "128", "n_val": "32", "n_test": "64"},
                       runs_dir=root / "runs", progress=False))
     report(ReportSettings(problem="echo", top_k=1, repeats=3, ensemble=2, runs_dir=root / "runs", out_dir=root / "out",
                           progress=False))
