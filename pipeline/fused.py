@@ -113,8 +113,9 @@ def train_groups(problem: Problem, architecture: str, groups: list[Group], train
         index = np.stack([rng.permutation(len(train[0])) for rng in orders], axis=1)  # (N, towers)
         start = time.perf_counter()
         losses = fused.fit_epoch(train[0], train[1], index)
+        share = (time.perf_counter() - start) / len(fused.live)
         for t in fused.live:
-            fit_seconds[t] += (time.perf_counter() - start) / len(fused.live)
+            fit_seconds[t] += share
         pred = fused.predict(val[0]) if val is not None else None
         for k, group in enumerate(groups):
             if results[k] is not None:

@@ -2,7 +2,7 @@
 
 pipeline.fused trains many towers as one model (pipeline.towers). A tower that has stopped (its trial
 pruned or failed, its seed stopped early) keeps costing a step's share until it leaves the model:
-with trial batches and Hyperband most towers stop at the first rungs. `LiveTowers.keep` rebuilds the
+with trial batches and successive halving most towers stop at the first rung. `LiveTowers.keep` rebuilds the
 model for the towers that go on, carrying over each one's weights and optimizer state (moments and
 step count), so that a kept tower trains on exactly as it would have in the wider model. Towers are
 named by their index in the first model throughout.
@@ -73,7 +73,6 @@ class LiveTowers:
                  sample: tuple[np.ndarray, np.ndarray]) -> None:
         self.problem, self.plains, self.all_rates, self.hp, self.sample = problem, plains, rates, hp, sample
         self.live = list(range(len(plains)))
-        self.rebuilds = 0
         self._build()
 
     def _build(self) -> None:
@@ -96,7 +95,6 @@ class LiveTowers:
         self._build()
         self.towers.restore([old_towers.snapshot(i) for i in rows])
         _carry_optimizer_state(old_optimizer, self.optimizer, len(old_live), rows)
-        self.rebuilds += 1
 
     def freeze(self, t: int) -> None:
         """Tower t stops updating (it stays in the model until the next rebuild)."""
