@@ -97,8 +97,10 @@ class LiveTowers:
         _carry_optimizer_state(old_optimizer, self.optimizer, len(old_live), rows)
 
     def freeze(self, t: int) -> None:
-        """Tower t stops updating (it stays in the model until the next rebuild)."""
-        self.rates.freeze(self.position[t])
+        """Tower t stops updating (it stays in the model until the next rebuild); a tower that already
+        left the model needs nothing."""
+        if t in self.position:
+            self.rates.freeze(self.position[t])
 
     def fit_epoch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray) -> dict[int, float]:
         """One epoch; index (N, towers of the first model) orders each tower's samples. Each live tower's
