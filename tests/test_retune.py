@@ -44,6 +44,8 @@ params:
 def champion(tmp_path_factory):
     root = tmp_path_factory.mktemp("retune")
     (root / "weak.yaml").write_text(WEAK)
+    # 128 training rows: the report's winner (here the book's echo reference, batch size 1: one step per row)
+    # trains 2x faster than at 256, and a retune on old + new data still beats it widely (+0.12 accuracy, p ~ 3e-5)
     tune(TuneSettings(problem="echo", architectures="vanilla", trials=1, seeds=2, timeout=None,
                       space=str(root / "weak.yaml"), data={"n_train": "128", "n_val": "32", "n_test": "64"},
                       runs_dir=root / "runs", progress=False))
