@@ -96,7 +96,7 @@ def train_groups(problem: Problem, architecture: str, groups: list[Group], train
         plains.append(build_model(architecture, problem, hps[owner[tower]]))
         if initial_weights is not None:
             plains[-1].set_weights(initial_weights)
-    fused = LiveTowers(problem, plains, [hps[k]["learning_rate"] for k in owner], hp, train)
+    fused = LiveTowers(problem, plains, [hps[k] for k in owner], train)
     seed_everything(seeds[0])
     orders = [np.random.default_rng([seed, 1]) for seed in seeds]  # each tower its own shuffling
     state = [_Tower(seed) for seed in seeds]
@@ -112,6 +112,7 @@ def train_groups(problem: Problem, architecture: str, groups: list[Group], train
     for epoch in range(hp["epochs"]):
         index = np.stack([rng.permutation(len(train[0])) for rng in orders], axis=1)  # (N, towers)
         start = time.perf_counter()
+        fused.start_epoch(epoch)
         losses = fused.fit_epoch(train[0], train[1], index)
         share = (time.perf_counter() - start) / len(fused.live)
         for t in fused.live:

@@ -14,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from pipeline.architectures.common import optimizer
+from pipeline.architectures.common import learning_rate_at, optimizer
 from pipeline.problems.base import Problem
 from pipeline.tower_settings import TowerRates
 from pipeline.towers import Towers
@@ -69,10 +69,13 @@ class LiveTowers:
     """The compiled fused model of the towers in `live` (plains[t], learning rate rates[t]); hp gives
     the shared structure (optimizer class, batch size)."""
 
-    def __init__(self, problem: Problem, plains: list[keras.Model], rates: list[float], hp: dict[str, Any],
+    def __init__(self, problem: Problem, plains: list[keras.Model], hps: list[dict[str, Any]],
                  sample: tuple[np.ndarray, np.ndarray]) -> None:
-        self.problem, self.plains, self.all_rates, self.hp, self.sample = problem, plains, rates, hp, sample
+        self.problem, self.plains, self.hps, self.sample = problem, plains, hps, sample
+        self.hp = hps[0]  # the shared structure
         self.live = list(range(len(plains)))
+        self.frozen: set[int] = set()
+        self.epoch = 0
         self._build()
 
     def _build(self) -> None:
@@ -80,7 +83,7 @@ class LiveTowers:
         self.towers = Towers([self.plains[t] for t in self.live])
         self.model = self.towers.model
         self.optimizer = optimizer(self.hp)
-        self.rates = TowerRates(self.optimizer, [self.all_rates[t] for t in self.live])
+        self.rates = TowerRates(self.optimizer, self._rates())
         self.model.compile(optimizer=self.optimizer, loss=_summed_loss(self.problem, n),
                            metrics=[_TowerLosses(self.problem, n)], steps_per_execution=STEPS_PER_EXECUTION)
         x, y = self.sample
@@ -96,11 +99,21 @@ class LiveTowers:
         self.towers.restore([old_towers.snapshot(i) for i in rows])
         _carry_optimizer_state(old_optimizer, self.optimizer, len(old_live), rows)
 
+    def _rates(self) -> list[float]:
+        """Each live tower's learning rate at this epoch (its schedule's), 0 once frozen."""
+        return [0.0 if t in self.frozen else learning_rate_at(self.hps[t], self.epoch) for t in self.live]
+
+    def start_epoch(self, epoch: int) -> None:
+        """Set every live tower's learning rate to its schedule's rate at `epoch`."""
+        self.epoch = epoch
+        self.rates.assign(self._rates())
+
     def freeze(self, t: int) -> None:
         """Tower t stops updating (it stays in the model until the next rebuild); a tower that already
         left the model needs nothing."""
+        self.frozen.add(t)
         if t in self.position:
-            self.rates.freeze(self.position[t])
+            self.rates.assign(self._rates())
 
     def fit_epoch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray) -> dict[int, float]:
         """One epoch; index (N, towers of the first model) orders each tower's samples. Each live tower's

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-PER_TOWER = ("learning_rate", "dropout", "recurrent_dropout", "l1", "l2", "kernel_initializer")
+PER_TOWER = ("learning_rate", "lr_schedule", "dropout", "recurrent_dropout", "l1", "l2", "kernel_initializer")
 
 
 def structure(hp: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +65,7 @@ class TowerL1L2(keras.regularizers.Regularizer):
 class TowerRates:
     """Per-tower learning rates of an optimizer whose own rate is 1: every update of a tower-first
     variable is scaled by its tower's rate (exact for Adam, RMSprop, Adagrad and SGD, whose updates are
-    proportional to the rate). `freeze(s)` sets tower s's rate to 0: it stops updating."""
+    proportional to the rate, so a schedule is exact too). A rate of 0 freezes a tower: it stops updating."""
 
     def __init__(self, optimizer: keras.optimizers.Optimizer, rates: Sequence[float]) -> None:
         self.rates = keras.Variable(per_tower(rates, len(rates)), trainable=False, name="tower_rates")
@@ -77,7 +77,6 @@ class TowerRates:
         optimizer.update_step = update_step
         optimizer.learning_rate = 1.0
 
-    def freeze(self, s: int) -> None:
-        values = self.rates.numpy()
-        values[s] = 0.0
-        self.rates.assign(values)
+    def assign(self, rates: Sequence[float]) -> None:
+        """Set every tower's rate (0 freezes a tower: it stops updating)."""
+        self.rates.assign(per_tower(rates, self.rates.shape[0]))

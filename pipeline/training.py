@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.architectures import build_model, resolve
+from pipeline.architectures.common import learning_rate_at
 from pipeline.errors import NonFiniteLoss
 from pipeline.seeding import seed_everything
 
@@ -105,6 +106,8 @@ def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: 
     build_training_state(model, train[0], train[1])
     monitor = _EpochMonitor(problem, val, on_epoch)
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), monitor]
+    if hp["lr_schedule"] != "constant":
+        callbacks.insert(0, keras.callbacks.LearningRateScheduler(lambda epoch, _: learning_rate_at(hp, epoch)))
     if val is not None and hp["patience"] > 0:
         callbacks.insert(0, keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp["patience"],
                                                           restore_best_weights=True))

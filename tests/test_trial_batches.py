@@ -9,6 +9,7 @@ from conftest import TINY
 from pipeline import references
 from pipeline.cli import main
 from pipeline.architectures import build_model, resolve
+from pipeline.architectures.common import learning_rate_at
 from pipeline.errors import NonFiniteLoss
 from pipeline.fused import Group, train_groups
 from pipeline.live_towers import LiveTowers, worth_rebuilding
@@ -28,14 +29,14 @@ def _data(name):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_each_configuration_of_a_batch_learns_exactly_what_it_learns_alone(optimizer):
-    """Different learning rates, L2 and initializers in one model; one full batch per epoch and no dropout
-    (so batch order and masks cannot differ): every tower's weights equal its own separate run's."""
+    """Different learning rates, schedules, L2 and initializers in one model; one full batch per epoch and no
+    dropout (so batch order and masks cannot differ): every tower's weights equal its own separate run's."""
     problem, train, val = _data("echo")
     base = {**references.reference_hp("echo"), "units": 6, "dropout": 0.0, "epochs": 3, "patience": 0,
             "batch_size": len(train[0]), "optimizer": optimizer}
     hps = [{**base, "learning_rate": 0.5 if optimizer == "sgd" else 0.01},
            {**base, "learning_rate": 0.05 if optimizer == "sgd" else 0.001, "l2": 0.01,
-            "kernel_initializer": "glorot_normal"}]
+            "kernel_initializer": "glorot_normal", "lr_schedule": "cosine"}]
     batched = train_groups(problem, "vanilla", [Group(hp, [3, 4], SeedListener()) for hp in hps], train, val,
                            keep_models=True)
     for hp, runs in zip(hps, batched):
@@ -46,6 +47,15 @@ def test_each_configuration_of_a_batch_learns_exactly_what_it_learns_alone(optim
                 np.testing.assert_allclose(wb, wa, atol=3e-5)
             np.testing.assert_allclose(b.history["val_loss"], a.history["val_loss"], rtol=1e-4)
     assert batched[0][0].score != batched[1][0].score
+    constant = train_seeds(problem, "vanilla", {**hps[1], "lr_schedule": "constant"}, [3], train, val,
+                           keep_models=True, fuse=False)[0]
+    assert not np.allclose(constant.model.get_weights()[0], batched[1][0].model.get_weights()[0], atol=1e-4)
+
+
+def test_a_cosine_schedule_decays_the_rate_over_the_epochs():
+    hp = resolve({"learning_rate": 0.01, "epochs": 4, "lr_schedule": "cosine"})
+    assert [learning_rate_at(hp, e) for e in range(4)] == pytest.approx([0.01, 0.00853553, 0.005, 0.00146447], rel=1e-5)
+    assert learning_rate_at({**hp, "lr_schedule": "constant"}, 3) == 0.01
 
 
 def test_each_tower_drops_out_at_its_own_rate():
@@ -132,7 +142,7 @@ def test_towers_left_after_a_rebuild_train_on_exactly_as_in_the_wider_model():
         for seed in range(4):
             seed_everything(seed)
             plains.append(build_model("vanilla", problem, resolve(hp)))
-        fused = LiveTowers(problem, plains, rates, resolve(hp), train)
+        fused = LiveTowers(problem, plains, [resolve({**hp, "learning_rate": r}) for r in rates], train)
         index = np.stack([np.random.default_rng(s).permutation(len(train[0])) for s in range(4)], axis=1)
         fused.fit_epoch(train[0], train[1], index)
         if rebuild:

@@ -1,6 +1,7 @@
 """Shared pieces of every architecture: hyperparameters, LSTM layers, the output head, compile."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -26,6 +27,7 @@ HP_DEFAULTS: dict[str, Any] = {
     "pool_size": 2,  # cnn_lstm
     "optimizer": "adam",
     "learning_rate": 0.001,
+    "lr_schedule": "constant",  # or cosine: the rate decays over the epochs (learning_rate_at)
     "momentum": 0.9,  # sgd
     "batch_size": 32,
     "epochs": 10,
@@ -38,6 +40,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "activation": ("tanh", "sigmoid", "relu"),
     "merge_mode": ("concat", "sum", "mul", "ave"),
     "optimizer": ("adam", "rmsprop", "adagrad", "sgd"),
+    "lr_schedule": ("constant", "cosine"),
 }
 
 # name -> (type, lowest allowed, highest allowed); None = unbounded.
@@ -112,6 +115,14 @@ def head(problem, x: keras.KerasTensor) -> keras.KerasTensor:
     x = layers.Dense(steps * features)(x)
     x = layers.Reshape((steps, features))(x)
     return layers.Activation(activation, name="y")(x)
+
+
+def learning_rate_at(hp: dict[str, Any], epoch: int) -> float:
+    """The learning rate of epoch `epoch` (0-based): constant, or cosine decay from learning_rate at the
+    first epoch towards 0 after the last (epochs from hp; early stopping may end the run sooner)."""
+    if hp["lr_schedule"] == "constant":
+        return hp["learning_rate"]
+    return hp["learning_rate"] * 0.5 * (1.0 + math.cos(math.pi * epoch / hp["epochs"]))
 
 
 def optimizer(hp: dict[str, Any]) -> keras.optimizers.Optimizer:
