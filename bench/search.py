@@ -4,9 +4,10 @@
   seeds per trial) at equal wall time, side by side: one trial at a time as before vs batches of
   trials trained as one fused model (pipeline.trial_batches), with the median or the hyperband pruner.
   Counted: configurations evaluated (trained at least one epoch), complete trials (full fidelity),
-  and what the best of the native architecture scores on the test set against the book's reference.
+  and what the report's winner scores on the test set against the book's reference.
 - `leaderboard`: the tune job with its defaults on each problem's native architecture at a fixed
-  budget; the best configuration vs the reference on the test set, both retrained on fresh seeds.
+  budget; the report's winner vs the reference on the test set, both retrained on fresh seeds.
+- `schedule`: what cosine learning-rate decay adds on cumulative_sum, on the test set.
 
 Run alone: .venv/bin/python -m bench.search [--minutes 10]
 """
@@ -23,12 +24,15 @@ import optuna
 
 from bench.common import Results, table
 from pipeline import references
-from pipeline.candidates import Candidate, evaluate_candidates
+from pipeline.candidates import REFERENCE, Candidate, evaluate_candidates
 from pipeline.problems import get_problem
+from pipeline.stages.report import ReportSettings, report
 from pipeline.stages.tune import TuneSettings, tune
 from pipeline.storage import optuna_storage
+from search_spaces.loader import load_space
 from reports.stats import fmt, significantly_better
 
+REPORT_TOP_K, REPORT_SEEDS = 3, 10  # make tune's report (pipeline.arguments: --top-k, --report-seeds)
 EVAL_SEED_BASE = 60_000  # fresh seeds for the test-set comparison, outside every stage's block
 VARIANTS = {  # label -> TuneSettings overrides
     "one trial at a time, median pruner (as the issue found it)": {"batch": 1, "pruner": "median"},
@@ -51,29 +55,37 @@ def _counts(studies: dict[str, optuna.Study]) -> dict[str, int]:
             "complete": sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)}
 
 
-def tuned_vs_reference(name: str, study: optuna.Study, eval_seeds: int, data: dict[str, str]) -> dict:
-    """The study's best complete configuration and the book's reference (the study's trial 0), both
-    retrained on `eval_seeds` fresh seeds and scored on the test set; a paired one-sided test that the best
-    is better. The reference alone when no other trial completed."""
-    problem = get_problem(name)
-    arch = study.user_attrs["architecture"]
-    reference = next(t for t in study.trials if t.user_attrs.get("reference"))
-    try:
-        best = study.best_trial
-    except ValueError:  # nothing completed in the budget
-        best = reference
-    splits = problem.splits(seed=0, **{k: int(v) for k, v in data.items()})
+def winner_vs_reference(name: str, runs: Path, eval_seeds: int, data: dict[str, str]) -> dict:
+    """What the tune job delivers: the report's winner (make tune's report: the top 3 complete trials and the
+    reference re-evaluated on 10 report seeds, the winner chosen by its statistical rule) and the book's
+    reference, both retrained on `eval_seeds` fresh seeds (so the winner's own selection does not bias its
+    score) and scored on the test set; a paired one-sided test that the winner is better."""
+    problem = get_problem(name, **{k: v for k, v in data.items() if not k.startswith("n_")})
+    start = time.perf_counter()
+    chosen = report(ReportSettings(problem=name, runs_dir=runs, out_dir=runs / "report", top_k=REPORT_TOP_K,
+                                   repeats=REPORT_SEEDS, register=False, progress=False))
+    report_seconds = time.perf_counter() - start
+    splits = problem.splits(seed=0, **{k: int(v) for k, v in data.items() if k.startswith("n_")})
     seeds = [EVAL_SEED_BASE + i for i in range(eval_seeds)]
-    pair = [Candidate("reference", arch, reference.user_attrs["hp"])]
-    if best.number != reference.number:
-        pair.append(Candidate(f"trial {best.number}", arch, best.user_attrs["hp"]))
+    arch = references.native(name)
+    pair = [Candidate(REFERENCE, arch, references.reference_config(name, load_space(arch, name)))]
+    winner = chosen.winner
+    if not winner.name.startswith(REFERENCE):
+        pair.append(Candidate(winner.name, winner.architecture, winner.hp))
     evaluate_candidates(problem, splits, pair, seeds, progress=False)
     ref, tuned = pair[0].test_scores, pair[-1].test_scores
-    row = {"best": pair[-1].name, "tuned": tuned, "reference": ref, "p": float("nan"), "d": float("nan")}
+    row = {"best": pair[-1].name, "tuned": tuned, "reference": ref, "p": float("nan"), "d": float("nan"),
+           "report_seconds": report_seconds}
     if len(pair) == 2:
         decision = significantly_better(tuned, ref, problem.direction, paired=True)
         row.update(p=decision.p_value, d=decision.cohens_d)
     return row
+
+
+_WINNER_TEXT = (
+    "Then make tune's report: the top 3 complete trials and the reference re-evaluated on 10 seeds, the "
+    "winner chosen by its statistical rule ('reference' when no candidate beat it); the winner and the "
+    "book's reference are then retrained on {eval_seeds} fresh seeds and scored on the test set.")
 
 
 def _scores(values: list[float]) -> str:
@@ -83,7 +95,6 @@ def _scores(values: list[float]) -> str:
 def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, data: dict[str, str] | None = None,
                problem: str = "addition") -> None:
     data = data or {}
-    native = references.native(problem)
     rows = []
     for label, extra in VARIANTS.items():
         with tempfile.TemporaryDirectory() as tmp:
@@ -93,7 +104,7 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
             wall = time.perf_counter() - start
             studies = _studies(Path(tmp))
             counts = _counts(studies)
-            versus = tuned_vs_reference(problem, studies[native], eval_seeds, data)
+            versus = winner_vs_reference(problem, Path(tmp), eval_seeds, data)
         per10 = {k: v * 600 / wall for k, v in counts.items()}
         rows.append([label, f"{wall / 60:.1f}", counts["evaluated"], f"{per10['evaluated']:.0f}", counts["complete"],
                      f"{per10['complete'] * 6:.0f}", versus["best"], _scores(versus["tuned"]),
@@ -103,14 +114,13 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
         results.add("throughput", f"{label}|p_vs_reference", versus["p"], "")
     results.section(f"Configurations per {minutes:g} minutes ({problem}, make tune's defaults)", table(
         ["search", "wall min", "configurations evaluated", "per 10 min", "complete trials", "complete per hour",
-         f"best {native} trial", f"its test score ({eval_seeds} fresh seeds)", "reference's", "p (paired, one-sided)",
+         "report's winner", f"its test score ({eval_seeds} fresh seeds)", "reference's", "p (paired, one-sided)",
          "d_z"], rows)
         + f"\n\nEach row is `make tune PROBLEM={problem}` with its defaults (every architecture of the problem, "
         f"default sizes and space, 3 seeds per trial, the time budget shared by the studies) run for "
         f"{minutes:g} minutes, side by side in one run. A configuration is evaluated when it trained at least one "
         "epoch (complete or pruned); complete trials trained to their end (early stopping on validation "
-        f"included). The best {native} trial by validation score and the book's reference are retrained on "
-        f"{eval_seeds} fresh seeds and scored on the test set.")
+        f"included). {_WINNER_TEXT.format(eval_seeds=eval_seeds)}")
 
 
 def leaderboard_problems() -> tuple[str, ...]:
@@ -141,9 +151,10 @@ def leaderboard(results: Results, minutes: float | None = None, eval_seeds: int 
             wall = time.perf_counter() - start
             studies = _studies(Path(tmp))
             counts = _counts(studies)
-            versus = tuned_vs_reference(name, studies[native], eval_seeds, data)
+            versus = winner_vs_reference(name, Path(tmp), eval_seeds, data)
         metric = get_problem(name).metric
-        rows.append([name, native, f"{budget / 60:.1f}", f"{wall / 60:.1f}", counts["evaluated"], versus["best"],
+        rows.append([name, native, f"{budget / 60:.1f}", f"{wall / 60:.1f}", f"{versus['report_seconds'] / 60:.1f}",
+                     counts["evaluated"], versus["best"],
                      f"{_scores(versus['tuned'])} {metric}", _scores(versus["reference"]), fmt(versus["p"]),
                      fmt(versus["d"], 2)])
         results.add("leaderboard", f"{name}|tuned_test_mean", round(float(np.mean(versus["tuned"])), 4), metric)
@@ -151,15 +162,45 @@ def leaderboard(results: Results, minutes: float | None = None, eval_seeds: int 
                     metric)
         results.add("leaderboard", f"{name}|p_vs_reference", versus["p"], "")
     results.section("Leaderboard: tuned vs the book's reference", table(
-        ["problem", "architecture", "budget min", "tuning min", "configurations", "best trial",
+        ["problem", "architecture", "budget min", "tuning min", "report min", "configurations", "report's winner",
          f"test score ({eval_seeds} fresh seeds)", "reference", "p (paired, one-sided)", "d_z"], rows)
-        + "\n\nEach problem: `make tune PROBLEM=<problem> ARCH=<native> TIMEOUT=<budget> REPORT=0` with the "
+        + "\n\nEach problem: `make tune PROBLEM=<problem> ARCH=<native> TIMEOUT=<budget>` with the "
         "budget the default `make tune PROBLEM=<problem>` gives its native architecture (10 minutes shared "
         "equally by the problem's architectures) and the other defaults (batches of 8 trials, 3 seeds each, "
-        "successive halving), default sizes; then its best trial by validation "
-        f"score and the reference (trial 0) retrained on {eval_seeds} fresh seeds and scored on the test set. "
-        "'best trial: reference' means the search found nothing better on validation. p: one-sided paired "
-        "test that the tuned configuration is better (t or Wilcoxon as the differences' normality says).")
+        f"successive halving), default sizes. {_WINNER_TEXT.format(eval_seeds=eval_seeds)} p: one-sided paired "
+        "test that the winner is better (t or Wilcoxon as the differences' normality says).")
+
+
+SCHEDULE_VARIANTS = {  # label -> overrides of the reference configuration
+    "reference (book)": {},
+    "128 units, rate 0.01, constant": {"units": 128, "learning_rate": 0.01},
+    "128 units, rate 0.01, cosine decay": {"units": 128, "learning_rate": 0.01, "lr_schedule": "cosine"},
+}
+
+
+def schedule(results: Results, problem: str = "cumulative_sum", eval_seeds: int = 5,
+             data: dict[str, str] | None = None) -> None:
+    """What the learning-rate schedule adds: the reference, a wider model at a high constant rate, and the
+    same with cosine decay, each trained on `eval_seeds` fresh seeds and scored on the test set."""
+    task = get_problem(problem)
+    arch = references.native(problem)
+    reference = references.reference_config(problem, load_space(arch, problem))
+    splits = task.splits(seed=0, **{k: int(v) for k, v in (data or {}).items()})
+    seeds = [EVAL_SEED_BASE + i for i in range(eval_seeds)]
+    candidates = [Candidate(label, arch, {**reference, **extra}) for label, extra in SCHEDULE_VARIANTS.items()]
+    evaluate_candidates(task, splits, candidates, seeds, progress=False)
+    rows = []
+    for c in candidates:
+        decision = significantly_better(c.test_scores, candidates[0].test_scores, task.direction, paired=True)
+        rows.append([c.name, _scores(c.test_scores)] + (["", ""] if c is candidates[0] else
+                                                        [fmt(decision.p_value), fmt(decision.cohens_d, 2)]))
+        results.add("schedule", f"{problem}|{c.name}|test_mean", round(float(np.mean(c.test_scores)), 4),
+                    task.metric)
+    results.section(f"Learning-rate schedule ({problem}, {arch})", table(
+        ["configuration", f"test {task.metric} ({eval_seeds} fresh seeds)", "p vs reference (paired, one-sided)",
+         "d_z"], rows)
+        + f"\n\nThe book's reference and two changes of it, each trained on the same {eval_seeds} fresh seeds "
+        "(default sizes, early stopping on validation) and scored on the test set.")
 
 
 if __name__ == "__main__":
