@@ -66,8 +66,8 @@ def _summed_loss(problem: Problem, towers: int):
 
 
 class LiveTowers:
-    """The compiled fused model of the towers in `live` (plains[t], learning rate rates[t]); hp gives
-    the shared structure (optimizer class, batch size)."""
+    """The compiled fused model of the towers in `live`: tower t is plains[t], trained with hps[t]'s learning
+    rate and schedule; the first hp gives the shared structure (optimizer class, batch size)."""
 
     def __init__(self, problem: Problem, plains: list[keras.Model], hps: list[dict[str, Any]],
                  sample: tuple[np.ndarray, np.ndarray]) -> None:
