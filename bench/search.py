@@ -157,6 +157,7 @@ def leaderboard(results: Results, minutes: float | None = None, eval_seeds: int 
                      counts["evaluated"], versus["best"],
                      f"{_scores(versus['tuned'])} {metric}", _scores(versus["reference"]), fmt(versus["p"]),
                      fmt(versus["d"], 2)])
+        print("[leaderboard] " + " | ".join(str(c) for c in rows[-1]), flush=True)  # a long run shows each row
         results.add("leaderboard", f"{name}|tuned_test_mean", round(float(np.mean(versus["tuned"])), 4), metric)
         results.add("leaderboard", f"{name}|reference_test_mean", round(float(np.mean(versus["reference"])), 4),
                     metric)
