@@ -68,6 +68,7 @@ class Journal:
     def __init__(self, tracker: Tracker, experiment_id: str, folder: Path, ids: dict[str, str]) -> None:
         self.tracker, self.experiment_id, self.folder = tracker, experiment_id, folder
         self.ids = dict(ids)  # run key -> MLflow run id
+        self.creates: dict[str, dict[str, Any]] = {}  # run key -> its "create" op
         self.file = None  # the open, locked journal once offline
 
     @property
@@ -75,10 +76,17 @@ class Journal:
         return self.file is not None
 
     def do(self, op: dict[str, Any]) -> None:
-        if not self.offline and self._try(lambda find: apply(self.tracker, self.experiment_id, self.ids, op,
-                                                             self.folder, find)):
+        if not self.offline and self._try(lambda find: self._apply(op, find)):
             return
         self._append(op)
+
+    def _apply(self, op: dict[str, Any], find: bool) -> None:
+        key = op.get("run")
+        if op["op"] == "create":
+            self.creates[key] = op
+        elif key in self.creates and key not in self.ids:  # its create was cut off (Ctrl-C inside MLflow's call):
+            apply(self.tracker, self.experiment_id, self.ids, self.creates[key], self.folder, find=True)  # found
+        apply(self.tracker, self.experiment_id, self.ids, op, self.folder, find)
 
     def artifacts(self, key: str, online, save, artifact_path: str | None = None) -> Any:
         """`online()` logs an artifact (returns its result); offline, `save(folder)` writes it under
