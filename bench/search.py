@@ -67,8 +67,7 @@ def winner_vs_reference(name: str, runs: Path, eval_seeds: int, data: dict[str, 
     report_seconds = time.perf_counter() - start
     splits = problem.splits(seed=0, **{k: int(v) for k, v in data.items() if k.startswith("n_")})
     seeds = [EVAL_SEED_BASE + i for i in range(eval_seeds)]
-    arch = references.native(name)
-    pair = [Candidate(REFERENCE, arch, references.reference_config(name, load_space(arch, name)))]
+    pair = [_reference(name, REFERENCE)]
     winner = chosen.winner
     if not winner.name.startswith(REFERENCE):
         pair.append(Candidate(winner.name, winner.architecture, winner.hp))
@@ -80,6 +79,12 @@ def winner_vs_reference(name: str, runs: Path, eval_seeds: int, data: dict[str, 
         decision = significantly_better(tuned, ref, problem.direction, paired=True)
         row.update(p=decision.p_value, d=decision.cohens_d)
     return row
+
+
+def _reference(problem: str, name: str) -> Candidate:
+    """The book's reference configuration of the problem's native architecture, as a candidate called `name`."""
+    arch = references.native(problem)
+    return Candidate(name, arch, references.reference_config(problem, load_space(arch, problem)))
 
 
 _WINNER_TEXT = (
@@ -184,11 +189,11 @@ def schedule(results: Results, problem: str = "cumulative_sum", eval_seeds: int 
     """What the learning-rate schedule adds: the reference, a wider model at a high constant rate, and the
     same with cosine decay, each trained on `eval_seeds` fresh seeds and scored on the test set."""
     task = get_problem(problem)
-    arch = references.native(problem)
-    reference = references.reference_config(problem, load_space(arch, problem))
+    reference = _reference(problem, "")
+    arch = reference.architecture
     splits = task.splits(seed=0, **{k: int(v) for k, v in (data or {}).items()})
     seeds = [EVAL_SEED_BASE + i for i in range(eval_seeds)]
-    candidates = [Candidate(label, arch, {**reference, **extra}) for label, extra in SCHEDULE_VARIANTS.items()]
+    candidates = [Candidate(label, arch, {**reference.hp, **extra}) for label, extra in SCHEDULE_VARIANTS.items()]
     evaluate_candidates(task, splits, candidates, seeds, progress=False)
     rows = []
     for c in candidates:
