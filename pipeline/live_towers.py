@@ -22,6 +22,23 @@ from pipeline.training import build_training_state
 
 STEPS_PER_EXECUTION = 1  # bench/ measured 1 and 16 batches per compiled call within 4% at tuning sizes
 PREDICT_BATCH = 512
+GATHER_LIMIT = 256 * 2**20  # bytes: a larger epoch of every tower's samples is gathered batch by batch
+
+
+class _Batches(keras.utils.PyDataset):
+    """The batches of an epoch gathered one at a time (videos x towers would not fit in memory at once):
+    batch i is the samples columns[i * size:(i + 1) * size], as fit(x[columns], shuffle=False) takes them."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, columns: np.ndarray, size: int) -> None:
+        super().__init__()
+        self.x, self.y, self.columns, self.size = x, y, columns, size
+
+    def __len__(self) -> int:
+        return -(-len(self.columns) // self.size)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.columns[i * self.size:(i + 1) * self.size]
+        return self.x[rows], self.y[rows]
 
 
 def worth_rebuilding(stopped: int, towers: int, epochs_left: int) -> bool:
@@ -118,14 +135,19 @@ class LiveTowers:
     def fit_epoch(self, x: np.ndarray, y: np.ndarray, index: np.ndarray) -> dict[int, float]:
         """One epoch; index (N, towers of the first model) orders each tower's samples. Each live tower's
         mean training loss."""
-        columns = index[:, self.live]
-        logs = self.model.fit(x[columns], y[columns], batch_size=self.hp["batch_size"], epochs=1, shuffle=False,
-                              verbose=0).history
+        columns, size = index[:, self.live], self.hp["batch_size"]
+        if x[:1].nbytes * columns.size > GATHER_LIMIT:
+            logs = self.model.fit(_Batches(x, y, columns, size), epochs=1, shuffle=False, verbose=0).history
+        else:
+            logs = self.model.fit(x[columns], y[columns], batch_size=size, epochs=1, shuffle=False, verbose=0).history
         return {t: logs[f"loss_{i}"][0] for i, t in enumerate(self.live)}
 
     def predict(self, x: np.ndarray) -> dict[int, np.ndarray]:
         """Each live tower's predictions for x."""
-        pred = self.model.predict(np.repeat(x[:, None], len(self.live), axis=1), batch_size=PREDICT_BATCH, verbose=0)
+        n = len(self.live)
+        rows = len(x) if x.nbytes * n <= GATHER_LIMIT else max(1, GATHER_LIMIT // (x[:1].nbytes * n))  # at a time
+        pred = np.concatenate([self.model.predict(np.repeat(x[i:i + rows, None], n, axis=1), batch_size=PREDICT_BATCH,
+                                                  verbose=0) for i in range(0, len(x), rows)])
         return {t: pred[:, i] for i, t in enumerate(self.live)}
 
     def snapshot(self, t: int) -> list[list[np.ndarray]]:

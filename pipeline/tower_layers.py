@@ -152,3 +152,44 @@ class TowerRepeat(layers.Layer):
 
     def call(self, x):
         return ops.repeat(ops.expand_dims(x, 2), self.n, axis=2)
+
+
+class TowerConv2D(layers.Layer):
+    """TimeDistributed(Conv2D) of S towers on (B, S, T, H, W, C): every frame of every tower in one grouped
+    convolution (tower s's channels are group s, so it sees only its own frames and kernel). Weights
+    (S, kh, kw, C, F) and (S, F), each tower in the Keras Conv2D layout."""
+
+    def __init__(self, towers: int, filters: int, kernel_size: Sequence[int], strides: Sequence[int],
+                 padding: str, activation: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.towers, self.filters, self.activation = towers, filters, keras.activations.get(activation)
+        self.kernel_size, self.strides, self.padding = tuple(kernel_size), tuple(strides), padding.upper()
+
+    def build(self, input_shape: tuple) -> None:
+        s, f = self.towers, self.filters
+        self.kernel = self.add_weight(shape=(s, *self.kernel_size, input_shape[-1], f), name="kernel",
+                                      initializer="zeros")
+        self.bias = self.add_weight(shape=(s, f), name="bias", initializer="zeros")
+
+    def call(self, x):
+        s, steps, height, width, channels = x.shape[1:]
+        frames = ops.reshape(ops.transpose(x, (0, 2, 3, 4, 1, 5)), (-1, height, width, s * channels))
+        kh, kw = self.kernel_size
+        kernel = ops.reshape(ops.transpose(self.kernel, (1, 2, 3, 0, 4)), (kh, kw, channels, s * self.filters))
+        y = tf.nn.conv2d(frames, kernel, self.strides, self.padding) + ops.reshape(self.bias, (-1,))
+        y = ops.reshape(self.activation(y), (-1, steps, *y.shape[1:3], s, self.filters))
+        return ops.transpose(y, (0, 4, 1, 2, 3, 5))  # (B, S, T, H', W', F)
+
+
+class TowerFrames(layers.Layer):
+    """TimeDistributed(layer) of S towers for a layer without weights (pooling, Flatten): it runs on every
+    frame of every tower at once, (B, S, T, ...) -> (B, S, T, ...)."""
+
+    def __init__(self, layer: layers.Layer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def call(self, x):
+        towers, steps = x.shape[1:3]
+        y = self.layer(ops.reshape(x, (-1, *x.shape[3:])))
+        return ops.reshape(y, (-1, towers, steps, *y.shape[1:]))

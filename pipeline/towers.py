@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from pipeline.tower_layers import TowerBidirectional, TowerDense, TowerLSTM, TowerRepeat
+from pipeline.tower_layers import TowerBidirectional, TowerConv2D, TowerDense, TowerFrames, TowerLSTM, TowerRepeat
 
 
 class Unfusable(Exception):
@@ -46,6 +46,18 @@ def _dense(layer: layers.Dense, towers: int, name: str) -> TowerDense:
     if layer.kernel_regularizer is not None or not layer.use_bias:
         raise Unfusable("Dense layers with a regularizer or without bias cannot be fused")
     return TowerDense(towers, layer.units, layer.activation, name=name)
+
+
+FRAME_LAYERS = (layers.MaxPooling2D, layers.AveragePooling2D, layers.Flatten)  # weightless, per frame
+
+
+def _conv(layer: layers.Conv2D, towers: int, name: str) -> TowerConv2D:
+    cfg = layer.get_config()
+    if cfg["data_format"] != "channels_last" or cfg["groups"] != 1 or tuple(cfg["dilation_rate"]) != (1, 1) \
+            or not cfg["use_bias"] or layer.kernel_regularizer is not None or layer.bias_regularizer is not None:
+        raise Unfusable("only channels-last Conv2D layers with bias, no groups, dilation or regularizer can be fused")
+    return TowerConv2D(towers, cfg["filters"], cfg["kernel_size"], cfg["strides"], cfg["padding"], cfg["activation"],
+                       name=name)
 
 
 def tower_layer(each: list[layers.Layer]) -> layers.Layer:
@@ -75,6 +87,10 @@ def tower_layer(each: list[layers.Layer]) -> layers.Layer:
         return _dense(layer, towers, name)
     if isinstance(layer, layers.TimeDistributed) and isinstance(layer.layer, layers.Dense):
         return _dense(layer.layer, towers, name)
+    if isinstance(layer, layers.TimeDistributed) and isinstance(layer.layer, layers.Conv2D):
+        return _conv(layer.layer, towers, name)
+    if isinstance(layer, layers.TimeDistributed) and isinstance(layer.layer, FRAME_LAYERS):
+        return TowerFrames(type(layer.layer).from_config(layer.layer.get_config()), name=name)
     if type(layer) is layers.Attention:
         if layer.use_scale or layer.score_mode != "dot" or layer.dropout:
             raise Unfusable("only Attention layers with unscaled dot scores and no dropout can be fused")

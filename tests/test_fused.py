@@ -27,6 +27,7 @@ def _data(name):
     ("damped_sine", "stacked", {"l2": 0.01, "dropout": 0.2}),
     ("addition", "attention", {"layers": 2, "l2": 0.01, "dropout": 0.2}),  # a DAG: states, initial_state, attention
     ("recall", "attention", {}),
+    ("moving_square", "cnn_lstm", {"filters": 3, "kernel_size": 3}),  # frames: grouped convolution, pooling
 ])
 def test_each_tower_computes_exactly_its_plain_model(name, arch, hp):
     problem, splits = _data(name)
@@ -81,8 +82,9 @@ def test_unsupported_graphs_are_not_fused(make, reason):
 
 
 def test_unfusable_models_are_trained_one_by_one():
-    problem, splits = _data("moving_square")
-    runs = train_seeds(problem, "cnn_lstm", {"units": 2, "epochs": 1}, [0, 1], (splits.x_train, splits.y_train),
+    problem, splits = _data("shape_generation")  # scored by generating: its own evaluate
+    assert not fusable(problem, "generative")
+    runs = train_seeds(problem, "generative", {"units": 2, "epochs": 1}, [0, 1], (splits.x_train, splits.y_train),
                        (splits.x_val, splits.y_val))
     assert [r.towers for r in runs] == [1, 1]  # trained one by one instead
 
@@ -119,7 +121,8 @@ def test_fused_training_is_deterministic_and_matches_sequential_in_kind():
     assert all(set(f.history) == set(s.history) and f.n_params == s.n_params for f, s in zip(first, sequential))
 
 
-@pytest.mark.parametrize("name,arch", [("echo", "vanilla"), ("addition", "encoder_decoder"), ("addition", "attention")])
+@pytest.mark.parametrize("name,arch", [("echo", "vanilla"), ("addition", "encoder_decoder"), ("addition", "attention"),
+                                       ("moving_square", "cnn_lstm")])
 def test_fused_towers_learn_the_same_weights_as_sequential_runs(name, arch):
     """Dropout 0 and one full batch per epoch (so the batch order cannot differ): after a few epochs each
     tower's weights equal its seed's sequential run, to float tolerance; not only the starting outputs."""
@@ -159,3 +162,22 @@ def test_attention_towers_of_different_configurations_learn_what_each_seed_learn
                 np.testing.assert_allclose(wb, wa, atol=3e-5)
             np.testing.assert_allclose(b.history["val_loss"], a.history["val_loss"], rtol=1e-4)
             assert b.score == pytest.approx(a.score, abs=1e-6)
+
+
+def test_videos_too_large_to_gather_at_once_train_batch_by_batch_to_the_same_weights(monkeypatch):
+    """Above GATHER_LIMIT an epoch's samples for every tower are gathered one batch at a time, and the
+    validation set predicted in chunks: the towers train exactly as on the all-at-once path (validation
+    scores differ only in float rounding: the chunks are smaller batches)."""
+    from pipeline import live_towers
+    problem, splits = _data("moving_square")
+    hp = {"units": 4, "epochs": 2, "patience": 0, "batch_size": 5}
+    data = ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
+    at_once = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, keep_models=True)
+    monkeypatch.setattr(live_towers, "GATHER_LIMIT", splits.x_train[:1].nbytes * 3)  # batches; 1-2 videos at a time
+    by_batch = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, keep_models=True)
+    assert [r.towers for r in by_batch] == [2, 2]
+    for a, b in zip(at_once, by_batch):
+        assert a.history["loss"] == b.history["loss"]
+        np.testing.assert_allclose(a.history["val_loss"], b.history["val_loss"], rtol=1e-6)
+        for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+            np.testing.assert_array_equal(wa, wb)
