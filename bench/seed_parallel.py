@@ -97,6 +97,29 @@ def ablation(results: Results, name: str = "addition", n_train: int = 1500, n_va
                     "first.")
 
 
+def video(results: Results, epochs: int = 2, towers: tuple[int, ...] = (3, 6), repeats: int = 1,
+          n_train: int | None = None) -> None:
+    """moving_square's CNN-LSTM at the problem's default sizes (what `make tune PROBLEM=moving_square`
+    trains): sequential fit vs fused towers (one grouped convolution over every tower's frames)."""
+    problem, arch, hp, _ = workload("moving_square", 8, 8, epochs)
+    sizes = {**problem.sizes, **({"n_train": n_train} if n_train else {})}
+    splits = problem.splits(seed=0, **sizes)
+    rows = []
+    for s in towers:
+        times = {False: [], True: []}
+        for r in range(repeats):
+            for fuse in (False, True):
+                times[fuse].append(timed(lambda: _train(problem, arch, hp, splits, list(range(100 * r, 100 * r + s)),
+                                                        fuse))[0])
+        seq, fused = median(times[False]), median(times[True])
+        rows.append(["moving_square", s, f"{seq:.1f}", f"{fused:.1f}", f"**{seq / fused:.2f}×**"])
+        results.add("video", f"moving_square_S{s}_speedup", round(seq / fused, 2), "x")
+    results.section("Seed-parallel CNN-LSTM (moving_square videos)", table(
+        ["problem (reference cnn_lstm)", "seeds", "sequential s", "fused s", "speed-up"], rows)
+        + f"\n\n{sizes['n_train']:,} training and {sizes['n_val']} validation videos of "
+        f"{problem.params['size']}³ pixels (the problem's defaults), batch 32, {epochs} epochs, median of {repeats}.")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--n-train", type=int, default=1500)
