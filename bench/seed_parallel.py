@@ -97,7 +97,7 @@ def ablation(results: Results, name: str = "addition", n_train: int = 1500, n_va
                     "first.")
 
 
-def video(results: Results, epochs: int = 2, towers: tuple[int, ...] = (3, 6), repeats: int = 1,
+def video(results: Results, epochs: int = 1, towers: tuple[int, ...] = (3,), repeats: int = 1,
           n_train: int | None = None) -> None:
     """moving_square's CNN-LSTM at the problem's default sizes (what `make tune PROBLEM=moving_square`
     trains): sequential fit vs fused towers (one grouped convolution over every tower's frames)."""
