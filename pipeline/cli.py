@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     quiet.quiet()
     interrupts.install()
     try:
-        return run(args)
+        code = run(args)
+        interrupts.check()  # a Ctrl-C that landed in a finalizer after the last epoch's check is still one
+        return code
     except UsageError as exc:
         print(f"lstm-tune: error: {exc}", file=sys.stderr)
         return 2

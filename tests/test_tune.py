@@ -138,8 +138,10 @@ def test_ctrl_c_stops_cleanly_and_marks_the_running_trial(tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text(TINY_SPACE.replace("epochs: 2", "epochs: 30").replace("patience: 1", "patience: 0"))
     runs = tmp_path / "runs"
+    # No pruning: the batch of 5 trials trains 30 epochs each, so the signal lands mid-training (with halving
+    # the batch could end within the second before it, and the run finish normally).
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "tune", "--problem", "echo", "--arch", "vanilla",
-                             "--trials", "5", "--seeds", "2", "--timeout", "0", "--space", str(space), "--data",
+                             "--trials", "5", "--seeds", "2", "--timeout", "0", "--pruner", "none", "--space", str(space), "--data",
                              "n_train=512 n_val=32", "--runs-dir", str(runs), "--no-report", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     number = wait_for_running_trial(storage(tmp_path), "echo-vanilla", proc)
