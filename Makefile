@@ -23,6 +23,7 @@ DATA ?=
 TAG ?=
 ENGINE ?=
 KT_ALGO ?=
+SAMPLER ?=
 REPORT ?= 1
 FUSE ?= 1
 TOP_K ?=
@@ -57,7 +58,7 @@ tune: $(STAMP)
 	@$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) $(call opt,--trials,$(TRIALS)) --timeout $(TIMEOUT) \
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--batch,$(BATCH)) $(call opt,--pruner,$(PRUNER)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
-		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) \
+		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) $(call opt,--sampler,$(SAMPLER)) \
 		$(if $(filter 0 no false,$(REPORT)),--no-report) $(NOFUSE) $(call opt,--top-k,$(TOP_K)) $(call opt,--report-seeds,$(REPEATS)) \
 		$(call opt,--margin,$(MARGIN)) $(call opt,--ensemble,$(ENSEMBLE))
 

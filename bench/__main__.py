@@ -31,6 +31,8 @@ SECTIONS = {  # name -> (run at default size, run at --quick size)
     "leaderboard": (lambda r: search.leaderboard(r, problems=search.leaderboard_problems()),
                     lambda r: search.leaderboard(r, minutes=0.5, eval_seeds=3, problems=("echo", "addition"),
                                                  sizes={p: search.QUICK_DATA for p in ("echo", "addition")})),
+    "samplers": (lambda r: search.samplers(r),
+                 lambda r: search.samplers(r, minutes=0.5, eval_seeds=2, data=search.QUICK_DATA)),
     "schedule": (lambda r: search.schedule(r), lambda r: search.schedule(r, eval_seeds=2, data=search.QUICK_DATA)),
     "chaos": (lambda r: chaos.run(r), lambda r: chaos.run(r, trials=9)),
 }

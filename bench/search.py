@@ -8,12 +8,16 @@
 - `leaderboard`: the tune job with its defaults on each problem's native architecture at a fixed
   budget; the report's winner vs the reference on the test set, both retrained on fresh seeds.
 - `schedule`: what cosine learning-rate decay adds on cumulative_sum, on the test set.
+- `samplers`: TPE (the default), random search and a Gaussian process (GPSampler, when PyTorch is
+  importable) at equal wall time on addition's native architecture, and TPE warm-started from the
+  default's study; each one's best trial retrained on fresh seeds.
 
 Run alone: .venv/bin/python -m bench.search [--minutes 10]
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import tempfile
 import time
@@ -175,6 +179,63 @@ def leaderboard(results: Results, minutes: float | None = None, eval_seeds: int 
         "equally by the problem's architectures) and the other defaults (batches of 8 trials, 3 seeds each, "
         f"successive halving), default sizes. {_WINNER_TEXT.format(eval_seeds=eval_seeds)} p: one-sided paired "
         "test that the winner is better (t or Wilcoxon as the differences' normality says).")
+
+
+SAMPLER_VARIANTS = {  # label -> (sampler, warm-started from the first variant's study)
+    "TPE, 5 random start-up trials, multivariate, constant liar (default)": ("tpe", False),
+    "random search": ("random", False),
+    "Gaussian process (Optuna's GPSampler)": ("gp", False),
+    "TPE warm-started: the default's best 2 trials enqueued after the reference": ("tpe", True),
+}
+
+
+def samplers(results: Results, problem: str = "addition", minutes: float | None = None, eval_seeds: int = 5,
+             data: dict[str, str] | None = None) -> None:
+    """Each sampler tunes the native architecture for the same wall time (default: its share of the
+    default run); its best trial by validation and the reference are retrained on the same fresh seeds."""
+    data, arch = data or {}, references.native(problem)
+    budget = minutes * 60 if minutes else default_share(problem)
+    task = get_problem(problem, **{k: v for k, v in data.items() if not k.startswith("n_")})
+    splits = task.splits(seed=0, **{k: int(v) for k, v in data.items() if k.startswith("n_")})
+    seeds = [EVAL_SEED_BASE + i for i in range(eval_seeds)]
+    reference = _reference(problem, "reference (book)")
+    evaluate_candidates(task, splits, [reference], seeds, progress=False)
+    rows = [[reference.name, "", "", "", "", _scores(reference.test_scores), "", ""]]
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, (sampler, warm) in SAMPLER_VARIANTS.items():
+            if sampler == "gp" and importlib.util.find_spec("torch") is None:
+                rows.append([label, "not run: PyTorch is not installed", "", "", "", "", "", ""])
+                continue
+            runs = Path(tmp) / sampler  # the warm-started TPE study joins the default's storage
+            start = time.perf_counter()
+            tune(TuneSettings(problem=problem, architectures=arch, trials=10_000, timeout=budget, runs_dir=runs,
+                              data=data, progress=False, sampler=sampler, tag="warm" if warm else None))
+            wall = time.perf_counter() - start
+            study = next(s for s in _studies(runs).values() if (s.study_name.endswith("warm")) == warm)
+            counts = _counts({arch: study})
+            if not counts["complete"]:
+                rows.append([label, f"{wall / 60:.1f}", counts["evaluated"], 0, "", "", "", ""])
+                continue
+            best = study.best_trial
+            candidate = Candidate(label, arch, dict(best.user_attrs["hp"]))
+            evaluate_candidates(task, splits, [candidate], seeds, progress=False)
+            decision = significantly_better(candidate.test_scores, reference.test_scores, task.direction, paired=True)
+            rows.append([label, f"{wall / 60:.1f}", counts["evaluated"], counts["complete"],
+                         f"{best.value:.4f} (#{best.number})", _scores(candidate.test_scores),
+                         fmt(decision.p_value), fmt(decision.cohens_d, 2)])
+            print("[samplers] " + " | ".join(str(c) for c in rows[-1]), flush=True)
+            results.add("samplers", f"{problem}|{label}|evaluated", counts["evaluated"], "configurations")
+            results.add("samplers", f"{problem}|{label}|test_mean", round(float(np.mean(candidate.test_scores)), 4),
+                        task.metric)
+    results.section(f"Samplers at equal wall time ({problem}, {arch})", table(
+        ["sampler", "tuning min", "configurations evaluated", "complete", "best trial: validation",
+         f"its test {task.metric} ({eval_seeds} fresh seeds)", "p vs reference (paired, one-sided)", "d_z"], rows)
+        + f"\n\nEach sampler runs `make tune PROBLEM={problem} ARCH={arch}` with its other defaults (batches of 8, "
+        f"3 seeds per trial, successive halving) for {budget / 60:.1f} minutes, its share of the default run; "
+        "the warm-started study runs after the default's, in the same storage, so it starts with the "
+        "reference and the default's 2 best configurations. Each study's best trial by validation mean and "
+        f"the book's reference are retrained on the same {eval_seeds} fresh seeds and scored on the test set. "
+        "One study per sampler: a single run, not a distribution over study seeds.")
 
 
 SCHEDULE_VARIANTS = {  # label -> overrides of the reference configuration

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.engines import DEFAULT_BATCH, DEFAULT_PRUNER, DEFAULT_TRIALS, ENGINES, KT_ALGORITHMS, OPTUNA, PRUNERS
+from pipeline.engines import (DEFAULT_BATCH, DEFAULT_PRUNER, DEFAULT_SAMPLER, DEFAULT_TRIALS, ENGINES, KT_ALGORITHMS,
+                              OPTUNA, PRUNERS, SAMPLERS)
 from pipeline.errors import UsageError
 
 
@@ -95,6 +96,9 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
                       help="who picks the configurations (default optuna); keras-tuner: one process")
     tune.add_argument("--kt-algorithm", default="random", choices=KT_ALGORITHMS,
                       help="KerasTuner's search with --engine keras-tuner (default random)")
+    tune.add_argument("--sampler", default=DEFAULT_SAMPLER, choices=SAMPLERS,
+                      help=f"Optuna's sampler: tpe, random, or gp (Gaussian process; needs PyTorch) "
+                      f"(default {DEFAULT_SAMPLER})")
 
     tune.add_argument("--no-report", action="store_true", help="do not run the report stage at the end")
     tune.add_argument("--report-seeds", type=_repeats, default=10,

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
             problem=args.problem, architectures=args.arch, trials=args.trials, seeds=args.seeds,
             timeout=args.timeout or None, space=args.space, study_seed=args.study_seed, data=key_values(args.data),
             data_seed=args.data_seed, pruner=args.pruner, tag=args.tag, workers=args.workers, batch=args.batch,
-            engine=args.engine, kt_algorithm=args.kt_algorithm, **job(args)))
+            engine=args.engine, kt_algorithm=args.kt_algorithm, sampler=args.sampler, **job(args)))
         print(format_summary(result))
         if result.interrupted:
             return 130

@@ -76,14 +76,14 @@ def session(settings: TuneSettings) -> Session:
     """Validate every input first (nothing is written on bad input), then open stores and data."""
     if min(settings.trials, settings.seeds, settings.workers, settings.batch) < 1:
         raise UsageError("TRIALS, SEEDS, WORKERS and BATCH must be at least 1")
-    check_engine(settings.engine, settings.kt_algorithm, settings.workers)
+    check_engine(settings.engine, settings.kt_algorithm, settings.workers, settings.sampler)
     embedded = [name for name, url in (("STORAGE", settings.storage), ("TRACKING", settings.tracking))
                 if url is None or url.startswith("sqlite")]
     if settings.workers > 1 and embedded:
         raise UsageError(f"WORKERS={settings.workers} needs database servers, not the embedded SQLite stores "
                          f"({', '.join(embedded)}): e.g. STORAGE=postgresql://postgres@127.0.0.1:5432/optuna "
                          "TRACKING=postgresql://postgres@127.0.0.1:5432/mlflow (README: Many workers)")
-    engine = get_engine(settings.engine, settings.kt_algorithm)
+    engine = get_engine(settings.engine, settings.kt_algorithm, settings.sampler)
     options = DataSpec.from_options(settings.data, settings.data_seed)
     problem = get_problem(settings.problem, **options.params)
     data = options.with_problem(problem)

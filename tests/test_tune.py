@@ -1,4 +1,6 @@
 """The tune stage end to end at a tiny size: Optuna studies over seeds, nested MLflow runs."""
+import importlib.util
+
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
@@ -109,6 +111,14 @@ params:
     assert run.info.status == "FAILED" and "non-finite" in run.data.tags["reason"]
 
 
+def test_the_sampler_is_a_setting_recorded_on_the_study_and_its_run(tmp_path):
+    tune(settings(tmp_path, sampler="random", trials=2, seeds=1))
+    study = optuna.load_study(study_name="echo-vanilla", storage=storage(tmp_path))
+    assert study.user_attrs["sampler"] == "random" and len(study.trials) == 2
+    client = MlflowClient(f"sqlite:///{(tmp_path / 'runs' / 'mlflow.db').resolve()}")
+    assert client.get_run(study.user_attrs["mlflow_parent_run_id"]).data.params["sampler"] == "random"
+
+
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("params: {units: {type: int, low: 9, high: 1}}")
@@ -119,6 +129,8 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
         (["tune", "--problem", "echo", "--data", "lenght=5"], "has no parameter lenght"),
         (["tune", "--problem", "echo", "--data", "length=five"], "length='five'"),
     ]
+    if importlib.util.find_spec("torch") is None:  # the default install has no PyTorch
+        cases.append((["tune", "--problem", "echo", "--sampler", "gp"], "needs PyTorch"))
     for argv, needle in cases:
         code = main(argv + ["--runs-dir", str(tmp_path / "runs"), "--no-progress"])
         err = capsys.readouterr().err.strip()

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from pipeline.engines import DEFAULT_BATCH, DEFAULT_PRUNER, DEFAULT_TRIALS, OPTUNA
+from pipeline.engines import DEFAULT_BATCH, DEFAULT_PRUNER, DEFAULT_SAMPLER, DEFAULT_TRIALS, OPTUNA
 from pipeline.progress import Progress
 from pipeline.settings import JobSettings
 from pipeline.studies import PairResult, open_study, pair_result, session
@@ -36,6 +36,7 @@ class TuneSettings(JobSettings):
     batch: int = DEFAULT_BATCH  # trials trained at once as one fused model (one process; 1 = one at a time)
     engine: str = OPTUNA  # optuna | keras-tuner: which library picks the configurations
     kt_algorithm: str = "random"  # keras-tuner engine: random | hyperband | bayesian
+    sampler: str = DEFAULT_SAMPLER  # optuna engine: tpe | random | gp
 
 
 @dataclass
