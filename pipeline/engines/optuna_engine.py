@@ -1,7 +1,7 @@
 """Optuna engine: TPE (or random search, or a Gaussian process) picks the configurations, the
-seed-aware pruner and racing stop poor trials;
-one process trains trials in batches that share one fused model (pipeline.trial_batches), or local
-worker processes share the study, each running `study.optimize`."""
+seed-aware pruner and racing stop poor trials; one process trains trials in batches that share one
+fused model (pipeline.trial_batches), or local worker processes share the study, each running
+`study.optimize`."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
