@@ -28,6 +28,14 @@ class Unfusable(Exception):
     """The models cannot be turned into towers (the caller trains them one by one)."""
 
 
+class TooWide(Unfusable):
+    """More towers than one training step can hold in memory; `towers` would fit (the caller may split)."""
+
+    def __init__(self, towers: int, message: str) -> None:
+        super().__init__(message)
+        self.towers = towers
+
+
 def _lstm(layer: layers.LSTM, each: list[layers.LSTM], **overrides: Any) -> TowerLSTM:
     """The TowerLSTM of `layer`; `each` holds every tower's own LSTM (its dropout and L1/L2)."""
     cfg = layer.get_config()

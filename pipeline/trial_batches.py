@@ -24,7 +24,7 @@ from pipeline.multi_seed import train_seeds
 from pipeline.objective import StudyContext, TrialJob
 from pipeline.outcome import outcome
 from pipeline.tower_settings import PER_TOWER, structure
-from pipeline.towers import Unfusable
+from pipeline.towers import TooWide, Unfusable
 
 Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
@@ -129,12 +129,17 @@ def _by_structure(jobs: list[TrialJob]) -> list[list[TrialJob]]:
 
 
 def _train(ctx: StudyContext, jobs: list[TrialJob]) -> list[object]:
-    """Each job's training result (its runs or the exception that stopped it): fused when possible."""
+    """Each job's training result (its runs or the exception that stopped it): fused when possible, in as
+    many models as memory needs."""
     train, val = (ctx.splits.x_train, ctx.splits.y_train), (ctx.splits.x_val, ctx.splits.y_val)
     if ctx.fuse and len(jobs) > 1:
         try:
             return train_groups(ctx.problem, ctx.architecture, [Group(j.hp, ctx.seeds, j.listener) for j in jobs],
                                 train, val, keep_models=True)
+        except TooWide as wide:
+            per_model = wide.towers // len(ctx.seeds)
+            if per_model > 1:
+                return [result for i in range(0, len(jobs), per_model) for result in _train(ctx, jobs[i:i + per_model])]
         except Unfusable:
             pass
     results: list[object] = []

@@ -165,3 +165,35 @@ def test_the_model_is_rebuilt_once_a_third_of_its_towers_have_stopped_with_epoch
     assert not worth_rebuilding(3, 12, 10)  # a quarter
     assert worth_rebuilding(4, 12, 10) and worth_rebuilding(2, 6, 2)
     assert not worth_rebuilding(4, 12, 1)  # one epoch left: not worth a new trace
+
+
+def test_a_batch_too_wide_for_memory_trains_in_as_many_models_as_fit(tmp_path, monkeypatch):
+    """When one training step of all the batch's towers would not fit in memory (videos), the batch is split
+    into models that do; every trial still trains and is told."""
+    from pipeline import fused, trial_batches
+    widths = []
+    real = trial_batches.train_groups
+
+    def recording(problem, architecture, groups, *args, **kwargs):
+        widths.append(sum(len(g.seeds) for g in groups))
+        return real(problem, architecture, groups, *args, **kwargs)
+    monkeypatch.setattr(trial_batches, "train_groups", recording)
+    monkeypatch.setattr(fused, "towers_that_fit", lambda plain, batch_size: 4)
+    code = main(["tune", "--problem", "echo", "--arch", "vanilla", "--trials", "3", "--seeds", "2", "--batch", "3",
+                 "--runs-dir", str(tmp_path), "--no-report", "--no-progress", "--timeout", "0",
+                 "--data", "n_train=64 n_val=32 n_test=32"])
+    assert code == 0
+    assert widths == [6, 4]  # 3 trials x 2 seeds did not fit; 2 trials did, the third trained alone
+    study = optuna.load_study(study_name="echo-vanilla", storage=f"sqlite:///{tmp_path}/optuna.db")
+    assert [t.state.name in ("COMPLETE", "PRUNED") for t in study.trials] == [True] * 3
+
+
+def test_the_memory_rule_counts_video_activations():
+    """The CNN-LSTM with 8 filters at batch 64 on 50^3 videos: 6 towers peaked at 8.8 GB, so about 4 fit
+    the 6 GB step budget; LSTM-only models are never limited in practice."""
+    from pipeline.fused import towers_that_fit
+    video = get_problem("moving_square")
+    hp = resolve({**references.reference_hp("moving_square"), "filters": 8, "batch_size": 64})
+    assert towers_that_fit(build_model("cnn_lstm", video, hp), 64) == 4
+    hp = resolve(references.reference_hp("addition"))
+    assert towers_that_fit(build_model("encoder_decoder", get_problem("addition"), hp), hp["batch_size"]) > 1000
