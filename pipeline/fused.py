@@ -23,7 +23,7 @@ import numpy as np
 
 from pipeline.architectures import build_model, resolve
 from pipeline.errors import NonFiniteLoss
-from pipeline.live_towers import LiveTowers, worth_rebuilding
+from pipeline.live_towers import LiveTowers, towers_that_fit, worth_rebuilding
 from pipeline.problems.base import Problem
 from pipeline.seeding import seed_everything
 from pipeline.tower_settings import structure
@@ -59,18 +59,6 @@ def score_at(history: dict[str, list[float]], metric: str, epoch: int) -> float:
     """A run's validation score at `epoch`, or at its last epoch when it stopped earlier."""
     curve = history[f"val_{metric}"]
     return curve[min(epoch, len(curve) - 1)]
-
-
-STEP_MEMORY = 6 * 2**30  # bytes of activations one fused training step may hold
-ACTIVATIONS_HELD = 4  # measured on cnn_lstm: a training step holds about 4x a sample's layer outputs per sample
-
-
-def towers_that_fit(plain: keras.Model, batch_size: int) -> int:
-    """How many towers of `plain` one training step may hold in STEP_MEMORY (at least 1). Only video-sized
-    layer outputs make this small: 6 towers of a CNN-LSTM with 8 filters at batch 64 peaked at 8.8 GB."""
-    per_sample = sum(math.prod(d or 1 for d in t.shape[1:]) for layer in plain.layers[1:]
-                     for t in keras.tree.flatten(layer.output))
-    return max(1, STEP_MEMORY // (ACTIVATIONS_HELD * 4 * per_sample * batch_size))
 
 
 def fusable(problem: Problem, architecture: str) -> bool:

@@ -9,6 +9,7 @@ named by their index in the first model throughout.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -23,6 +24,20 @@ from pipeline.training import build_training_state
 STEPS_PER_EXECUTION = 1  # bench/ measured 1 and 16 batches per compiled call within 4% at tuning sizes
 PREDICT_BATCH = 512
 GATHER_LIMIT = 256 * 2**20  # bytes: a larger epoch of every tower's samples is gathered batch by batch
+STEP_MEMORY = 6 * 2**30  # bytes of activations one fused training step (or prediction batch) may hold
+ACTIVATIONS_HELD = 4  # measured on cnn_lstm: a training step holds about 4x its layer outputs
+
+
+def output_bytes(plain: keras.Model) -> int:
+    """Bytes of every layer's outputs for one sample (float32)."""
+    return 4 * sum(math.prod(d or 1 for d in t.shape[1:]) for layer in plain.layers[1:]
+                   for t in keras.tree.flatten(layer.output))
+
+
+def towers_that_fit(plain: keras.Model, batch_size: int) -> int:
+    """How many towers of `plain` one training step may hold in STEP_MEMORY (at least 1). Only video-sized
+    layer outputs make this small: 6 towers of a CNN-LSTM with 8 filters at batch 64 peaked at 8.8 GB."""
+    return max(1, STEP_MEMORY // (ACTIVATIONS_HELD * output_bytes(plain) * batch_size))
 
 
 class _Batches(keras.utils.PyDataset):
@@ -106,6 +121,7 @@ class LiveTowers:
         x, y = self.sample
         build_training_state(self.model, np.repeat(x[:1, None], n, axis=1), np.repeat(y[:1, None], n, axis=1))
         self.position = {t: i for i, t in enumerate(self.live)}
+        self.predict_batch = int(min(PREDICT_BATCH, max(1, STEP_MEMORY // (output_bytes(self.plains[0]) * n))))
 
     def keep(self, towers: list[int]) -> None:
         """Rebuild the model for these towers (a subset of `live`, none frozen), each carrying on where it is."""
@@ -146,8 +162,9 @@ class LiveTowers:
         """Each live tower's predictions for x."""
         n = len(self.live)
         rows = len(x) if x.nbytes * n <= GATHER_LIMIT else max(1, GATHER_LIMIT // (x[:1].nbytes * n))  # at a time
-        pred = np.concatenate([self.model.predict(np.repeat(x[i:i + rows, None], n, axis=1), batch_size=PREDICT_BATCH,
-                                                  verbose=0) for i in range(0, len(x), rows)])
+        pred = np.concatenate([self.model.predict(np.repeat(x[i:i + rows, None], n, axis=1),
+                                                  batch_size=self.predict_batch, verbose=0)
+                                for i in range(0, len(x), rows)])
         return {t: pred[:, i] for i, t in enumerate(self.live)}
 
     def snapshot(self, t: int) -> list[list[np.ndarray]]:

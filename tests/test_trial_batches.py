@@ -191,7 +191,7 @@ def test_a_batch_too_wide_for_memory_trains_in_as_many_models_as_fit(tmp_path, m
 def test_the_memory_rule_counts_video_activations():
     """The CNN-LSTM with 8 filters at batch 64 on 50^3 videos: 6 towers peaked at 8.8 GB, so about 4 fit
     the 6 GB step budget; LSTM-only models are never limited in practice."""
-    from pipeline.fused import towers_that_fit
+    from pipeline.live_towers import towers_that_fit
     video = get_problem("moving_square")
     hp = resolve({**references.reference_hp("moving_square"), "filters": 8, "batch_size": 64})
     assert towers_that_fit(build_model("cnn_lstm", video, hp), 64) == 4
