@@ -67,16 +67,15 @@ def resolve_architectures(problem: str, arch: str | None) -> list[str]:
 
 def reference_hp(problem: str) -> dict[str, Any]:
     """The book's configuration of the problem's native pair, every hyperparameter filled in."""
-    hp = {**HP_DEFAULTS, **_entry(problem)["reference"]["hp"]}
-    if hp["decoder_units"] is None:
-        hp["decoder_units"] = hp["units"]
-    return hp
+    return {**HP_DEFAULTS, **_entry(problem)["reference"]["hp"]}
 
 
 def reference_params(problem: str, space) -> dict[str, Any]:
     """The book's configuration as values of this space's searched keys (clamped into ranges)."""
-    params = {}
-    for name, value in space.restrict(reference_hp(problem)).items():
+    params, hp = {}, reference_hp(problem)
+    if hp["decoder_units"] is None:  # a space that searches it: None means as many as the encoder's units
+        hp["decoder_units"] = hp["units"]
+    for name, value in space.restrict(hp).items():
         spec = space.params[name]
         if spec["type"] == "categorical":
             if value in spec["choices"]:

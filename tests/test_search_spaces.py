@@ -55,3 +55,18 @@ def test_user_file_extends_builtin_common(tmp_path):
     space = load_space("vanilla", "echo", path)
     assert space.params["units"] == {"type": "int", "low": 4, "high": 8}
     assert space.params["epochs"] == 2 and "optimizer" in space.searched()
+
+
+@pytest.mark.parametrize("problem", ["echo", "damped_sine", "moving_square", "addition", "cumulative_sum",
+                                     "shape_generation", "recall"])
+def test_the_enqueued_reference_trial_is_the_reference_configuration(problem):
+    """The report knows a study's first trial as the book's reference (and does not train it twice) only if
+    the hyperparameters the trial trains with are the reference configuration's, key for key (echo's
+    reference trial once had decoder_units None against the reference's 25: the report trained both)."""
+    from pipeline import references
+    from pipeline.architectures import resolve
+    from pipeline.champion.candidate import config_key
+    arch = references.native(problem)
+    space = load_space(arch, problem)
+    trial_hp = space.suggest(optuna.trial.FixedTrial(references.reference_params(problem, space)))
+    assert config_key(arch, resolve(trial_hp)) == config_key(arch, resolve(references.reference_config(problem, space)))
