@@ -66,7 +66,8 @@ def resolve_architectures(problem: str, arch: str | None) -> list[str]:
 
 
 def reference_hp(problem: str) -> dict[str, Any]:
-    """The book's configuration of the problem's native pair, every hyperparameter filled in."""
+    """The book's configuration of the problem's native pair, every hyperparameter filled in (as trials
+    fill them: decoder_units None means as many as units)."""
     return {**HP_DEFAULTS, **_entry(problem)["reference"]["hp"]}
 
 
