@@ -121,7 +121,7 @@ class LiveTowers:
         x, y = self.sample
         build_training_state(self.model, np.repeat(x[:1, None], n, axis=1), np.repeat(y[:1, None], n, axis=1))
         self.position = {t: i for i, t in enumerate(self.live)}
-        self.predict_batch = int(min(PREDICT_BATCH, max(1, STEP_MEMORY // (output_bytes(self.plains[0]) * n))))
+        self.predict_batch = min(PREDICT_BATCH, towers_that_fit(self.plains[0], 1) // n or 1)  # as much as a step
 
     def keep(self, towers: list[int]) -> None:
         """Rebuild the model for these towers (a subset of `live`, none frozen), each carrying on where it is."""
