@@ -211,7 +211,10 @@ def samplers(results: Results, problem: str = "addition", minutes: float | None 
             tune(TuneSettings(problem=problem, architectures=arch, trials=10_000, timeout=budget, runs_dir=runs,
                               data=data, progress=False, sampler=sampler, tag="warm" if warm else None))
             wall = time.perf_counter() - start
-            study = next(s for s in _studies(runs).values() if (s.study_name.endswith("warm")) == warm)
+            storage = optuna_storage(None, runs)  # the default's and the warm-started study share it
+            study = optuna.load_study(storage=storage, study_name=next(
+                s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+                if s.study_name.endswith("-warm") == warm))
             counts = _counts({arch: study})
             if not counts["complete"]:
                 rows.append([label, f"{wall / 60:.1f}", counts["evaluated"], 0, "", "", "", ""])
