@@ -18,8 +18,9 @@ from bench.common import BENCH_DIR, Results, machine
 
 SECTIONS = {  # name -> (run at default size, run at --quick size)
     "overhead": (lambda r: overhead.default_overhead(r), lambda r: overhead.default_overhead(r, trials=1)),
-    "seed_parallel": (lambda r: (seed_parallel.run(r), seed_parallel.ablation(r)),
-                      lambda r: seed_parallel.run(r, n_train=300, epochs=1, repeats=1, towers=(3,))),
+    "seed_parallel": (lambda r: (seed_parallel.run(r), seed_parallel.threads(r)),
+                      lambda r: (seed_parallel.run(r, sizes=((300, 1, 1),), towers=(3,)),
+                                 seed_parallel.threads(r, n_train=300, epochs=1))),
     "video": (lambda r: seed_parallel.video(r), lambda r: seed_parallel.video(r, epochs=1, towers=(2,), n_train=64)),
     "workers": (lambda r: workers.run(r), lambda r: workers.run(r, trials=4)),
     "search_quality": (lambda r: search_quality.run(r), lambda r: search_quality.run(r, trials=3, eval_seeds=3)),

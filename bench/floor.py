@@ -3,6 +3,9 @@ bare `tf.function` training loop of the same model (no Keras fit, no callbacks, 
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import time
 
 import keras
@@ -37,7 +40,15 @@ def workload_flops(model: keras.Model, n_train: int, n_val: int, epochs: int, se
 
 
 def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
-    """FLOP/s of a large float32 matmul on this machine (the best the hardware does in practice)."""
+    """FLOP/s of a large float32 matmul on this machine with TensorFlow's own thread defaults (the best the
+    hardware does in practice), measured in a fresh interpreter: this process runs one thread per op."""
+    code = f"import bench.floor as f; print(f._matmul_rate({n}, {repeats}))"
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "0", "TF_NUM_INTEROP_THREADS": "0"}  # 0: TensorFlow chooses
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+def _matmul_rate(n: int, repeats: int) -> float:
     a = tf.random.normal((n, n))
     step = tf.function(lambda x: tf.linalg.matmul(x, x))
     step(a).numpy()

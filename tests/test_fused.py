@@ -164,19 +164,19 @@ def test_attention_towers_of_different_configurations_learn_what_each_seed_learn
             assert b.score == pytest.approx(a.score, abs=1e-6)
 
 
-def test_videos_too_large_to_gather_at_once_train_batch_by_batch_to_the_same_weights(monkeypatch):
-    """Above GATHER_LIMIT an epoch's samples for every tower are gathered one batch at a time, and the
-    validation set predicted in chunks: the towers train exactly as on the all-at-once path (validation
-    scores differ only in float rounding: the chunks are smaller batches)."""
+def test_validation_videos_predicted_a_few_at_a_time_score_as_all_at_once(monkeypatch):
+    """Training gathers each batch's samples for every tower as it goes (never an epoch of videos x towers),
+    and validation is predicted PREDICT_BATCH samples at a time: with 2 at a time the towers train to the same
+    weights and score the same (up to float rounding: smaller batches)."""
     from pipeline import live_towers
     problem, splits = _data("moving_square")
     hp = {"units": 4, "epochs": 2, "patience": 0, "batch_size": 5}
     data = ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
     at_once = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, keep_models=True)
-    monkeypatch.setattr(live_towers, "GATHER_LIMIT", splits.x_train[:1].nbytes * 3)  # batches; 1-2 videos at a time
-    by_batch = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, keep_models=True)
-    assert [r.towers for r in by_batch] == [2, 2]
-    for a, b in zip(at_once, by_batch):
+    monkeypatch.setattr(live_towers, "PREDICT_BATCH", 2)
+    by_two = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, keep_models=True)
+    assert [r.towers for r in by_two] == [2, 2]
+    for a, b in zip(at_once, by_two):
         assert a.history["loss"] == b.history["loss"]
         np.testing.assert_allclose(a.history["val_loss"], b.history["val_loss"], rtol=1e-6)
         for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
