@@ -132,6 +132,41 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
         f"included). {_WINNER_TEXT.format(eval_seeds=eval_seeds)}")
 
 
+FIDELITY = {  # label -> TuneSettings overrides: every trial trains to its end (no pruning)
+    "one trial at a time (3 fused seeds)": {"batch": 1, "pruner": "none"},
+    "batches of 8 trials (24 towers, the default batch)": {"pruner": "none"},
+}
+
+
+def fidelity(results: Results, minutes: float = 10.0, problem: str = "addition",
+             data: dict[str, str] | None = None) -> None:
+    """Trials per hour at equal fidelity: `make tune` with pruning off, so that every trial trains all its
+    epochs (early stopping included), one trial at a time vs in trial batches, for the same minutes."""
+    rows = []
+    for label, extra in FIDELITY.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            tune(TuneSettings(problem=problem, trials=10_000, timeout=minutes * 60, runs_dir=Path(tmp),
+                              data=data or {}, progress=False, **extra))
+            wall = time.perf_counter() - start
+            trials = [t for study in _studies(Path(tmp)).values()
+                      for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+        seed_epochs = sum(t.user_attrs.get("epoch_trainings", 0) for t in trials)
+        seeds = TuneSettings.__dataclass_fields__["seeds"].default
+        per_hour = len(trials) * 3600 / wall
+        rows.append([label, f"{wall / 60:.1f}", len(trials), f"**{per_hour:.0f}**",
+                     f"{seed_epochs / max(len(trials), 1) / seeds:.1f}", f"{seed_epochs * 3600 / wall:.0f}"])
+        key = "batch1" if extra.get("batch") == 1 else "batched"
+        results.add("fidelity", f"{problem}|{key}|complete_per_hour", round(per_hour, 1), "trials")
+        results.add("fidelity", f"{problem}|{key}|seed_epochs_per_hour", round(seed_epochs * 3600 / wall), "epochs")
+    results.section(f"Trials per hour at equal fidelity ({problem}, no pruning)", table(
+        ["search", "wall min", "complete trials", "complete per hour", "epochs per seed run",
+         "seed-epochs per hour"], rows)
+        + f"\n\nEach row is `make tune PROBLEM={problem} PRUNER=none` with its other defaults (every architecture, "
+        f"3 seeds per trial, the time budget shared by the studies) for {minutes:g} minutes, side by side in one "
+        "run: every trial trains until its epochs or early stopping end it, so trials count at equal fidelity.")
+
+
 def leaderboard_problems() -> tuple[str, ...]:
     """The leaderboard's problems: LEADERBOARD=a,b in the environment (`make bench ONLY=leaderboard
     LEADERBOARD=addition`), else every one."""
