@@ -7,7 +7,6 @@ from pipeline import quiet
 quiet.quiet()  # a spawned worker imports this module first: silence TensorFlow before it loads
 
 import multiprocessing  # noqa: E402
-import os  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING  # noqa: E402
 import optuna  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from pipeline import interrupts  # noqa: E402
+from pipeline import cores, interrupts  # noqa: E402
 from pipeline.objective import Objective  # noqa: E402
 from pipeline.progress import FINISHED, Progress, count_finished  # noqa: E402
 from pipeline.storage import GRACE_SECONDS  # noqa: E402
@@ -30,8 +29,7 @@ def run_workers(settings: TuneSettings, arch: str, target: int, timeout: float |
     """Start `workers` processes on the study until `target` trials have finished; show progress."""
     context = multiprocessing.get_context("spawn")
     worker_settings = replace(settings, architectures=arch, workers=1, progress=False)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # not on macOS
-    threads = max(1, cores // settings.workers)
+    threads = max(1, cores() // settings.workers)
     procs = [context.Process(target=_worker_main, args=(worker_settings, arch, target, timeout, threads),
                              daemon=False) for _ in range(settings.workers)]
     for proc in procs:
@@ -58,11 +56,11 @@ def run_workers(settings: TuneSettings, arch: str, target: int, timeout: float |
 def _worker_main(settings: TuneSettings, arch: str, target: int, timeout: float | None, threads: int) -> None:
     """One worker process: trials on the shared study until `target` have finished (or are running).
 
-    Local workers share the cores: each gets its share of TensorFlow threads, so that they don't
-    compete for the same cores (small LSTM steps gain little from a second thread anyway).
+    Local workers share the cores: each runs as many ops at once as its share of them, each op on one
+    thread (the rule of pipeline/__init__.py), so that they don't compete for the same cores.
     """
     interrupts.install()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     pair = open_study(session(settings), arch)
     pair.ctx.deadline = None if timeout is None else time.monotonic() + timeout
