@@ -39,11 +39,14 @@ def workload_flops(model: keras.Model, n_train: int, n_val: int, epochs: int, se
     return seeds * epochs * forward_flops(model) * (3 * n_train + n_val)
 
 
+TF_DEFAULT_THREADS = {"TF_NUM_INTRAOP_THREADS": "0", "TF_NUM_INTEROP_THREADS": "0"}  # 0: TensorFlow chooses
+
+
 def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
     """FLOP/s of a large float32 matmul on this machine with TensorFlow's own thread defaults (the best the
     hardware does in practice), measured in a fresh interpreter: this process runs one thread per op."""
     code = f"import bench.floor as f; print(f._matmul_rate({n}, {repeats}))"
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "0", "TF_NUM_INTEROP_THREADS": "0"}  # 0: TensorFlow chooses
+    env = {**os.environ, **TF_DEFAULT_THREADS}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return float(out.stdout.split()[-1])
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 from bench.common import PROBLEMS, Results, median, table, timed, workload
-from bench.floor import bare_loop_seconds, matmul_rate, workload_flops
+from bench.floor import TF_DEFAULT_THREADS, bare_loop_seconds, matmul_rate, workload_flops
 from pipeline.architectures import build_model
 from pipeline.multi_seed import train_seeds
 
@@ -91,7 +91,7 @@ def run(results: Results, sizes: tuple[tuple[int, int, int], ...] = SIZES, n_val
 
 
 THREADS = {  # label -> TensorFlow's thread settings (0: TensorFlow chooses, one thread per core for each)
-    "TensorFlow's defaults": {"TF_NUM_INTRAOP_THREADS": "0", "TF_NUM_INTEROP_THREADS": "0"},
+    "TensorFlow's defaults": TF_DEFAULT_THREADS,
     "one thread per op, ops on every core (lstm-tune's default)": {},
 }
 
