@@ -142,7 +142,7 @@ def fidelity(results: Results, minutes: float = 10.0, problem: str = "addition",
              data: dict[str, str] | None = None) -> None:
     """Trials per hour at equal fidelity: `make tune` with pruning off, so that every trial trains all its
     epochs (early stopping included), one trial at a time vs in trial batches, for the same minutes."""
-    rows = []
+    rows, seeds = [], TuneSettings.__dataclass_fields__["seeds"].default
     for label, extra in FIDELITY.items():
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
@@ -152,7 +152,6 @@ def fidelity(results: Results, minutes: float = 10.0, problem: str = "addition",
             trials = [t for study in _studies(Path(tmp)).values()
                       for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
         seed_epochs = sum(t.user_attrs.get("epoch_trainings", 0) for t in trials)
-        seeds = TuneSettings.__dataclass_fields__["seeds"].default
         per_hour = len(trials) * 3600 / wall
         rows.append([label, f"{wall / 60:.1f}", len(trials), f"**{per_hour:.0f}**",
                      f"{seed_epochs / max(len(trials), 1) / seeds:.1f}", f"{seed_epochs * 3600 / wall:.0f}"])
@@ -163,8 +162,8 @@ def fidelity(results: Results, minutes: float = 10.0, problem: str = "addition",
         ["search", "wall min", "complete trials", "complete per hour", "epochs per seed run",
          "seed-epochs per hour"], rows)
         + f"\n\nEach row is `make tune PROBLEM={problem} PRUNER=none` with its other defaults (every architecture, "
-        f"3 seeds per trial, the time budget shared by the studies) for {minutes:g} minutes, side by side in one "
-        "run: every trial trains until its epochs or early stopping end it, so trials count at equal fidelity.")
+        f"{seeds} seeds per trial, the time budget shared by the studies) for {minutes:g} minutes, side by side "
+        "in one run: every trial trains until its epochs or early stopping end it, so trials count at equal fidelity.")
 
 
 def leaderboard_problems() -> tuple[str, ...]:
