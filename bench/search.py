@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,12 +47,33 @@ VARIANTS = {  # label -> TuneSettings overrides
 QUICK_DATA = {"n_train": "300", "n_val": "100", "n_test": "100"}  # --quick: checks the section runs
 LEADERBOARD = ("echo", "damped_sine", "addition", "cumulative_sum", "moving_square")
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+ISSUE_COMMIT = "7c5129d"  # main when issue 14 ("Tuning that tunes") was filed: the code its "today" measured
+ISSUE_ROW = f"the code the issue measured ({ISSUE_COMMIT}): one trial at a time, {{pruner}}"
+THREAD_SETTINGS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # pipeline sets them; that code did not
 
 
 def _studies(runs: Path) -> dict[str, optuna.Study]:
     storage = optuna_storage(None, runs)
-    return {s.user_attrs["architecture"]: optuna.load_study(study_name=s.study_name, storage=storage)
+    return {s.user_attrs.get("architecture", s.study_name): optuna.load_study(study_name=s.study_name, storage=storage)
             for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+
+
+def issue_era_tune(runs: Path, minutes: float, pruner: str, problem: str, data: dict[str, str]) -> float:
+    """`make tune PROBLEM=<problem>` as the code of ISSUE_COMMIT ran it (its defaults but the pruner, no report),
+    unpacked from git next to `runs`, in this virtual environment, in a process with that code's thread
+    settings; the seconds it took. Its studies land in `runs` like today's."""
+    code = runs.parent / f"code-{ISSUE_COMMIT}"
+    code.mkdir()
+    archive = subprocess.run(["git", "archive", ISSUE_COMMIT], cwd=Path(__file__).parent, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_SETTINGS}
+    argv = [sys.executable, "-m", "pipeline.cli", "tune", "--problem", problem, "--trials", "10000", "--timeout",
+            str(minutes * 60), "--pruner", pruner, "--runs-dir", str(runs), "--no-report", "--no-progress"]
+    argv += [arg for k, v in data.items() for arg in ("--data", f"{k}={v}")]
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=code, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def _counts(studies: dict[str, optuna.Study]) -> dict[str, int]:
@@ -97,6 +120,11 @@ _WINNER_TEXT = (
     "book's reference are then retrained on {eval_seeds} fresh seeds and scored on the test set.")
 
 
+_ISSUE_TEXT = (
+    f"The first row is the same command run by the code the issue measured (commit {ISSUE_COMMIT}, unpacked "
+    "from git and run in this environment with its own TensorFlow thread settings).")
+
+
 def _scores(values: list[float]) -> str:
     return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
 
@@ -105,6 +133,15 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
                problem: str = "addition") -> None:
     data = data or {}
     rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        wall = issue_era_tune(Path(tmp) / "runs", minutes, "median", problem, data)
+        counts = _counts(_studies(Path(tmp) / "runs"))
+    per10 = {k: v * 600 / wall for k, v in counts.items()}
+    label = ISSUE_ROW.format(pruner="median pruner")
+    rows.append([label, f"{wall / 60:.1f}", counts["evaluated"], f"{per10['evaluated']:.0f}", counts["complete"],
+                 f"{per10['complete'] * 6:.0f}", "not run (today's report)", "—", "—", "—", "—"])
+    for key, value in per10.items():
+        results.add("throughput", f"{label}|{key}_per_10_min", round(value, 1), "configurations")
     for label, extra in VARIANTS.items():
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
@@ -129,7 +166,7 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
         f"default sizes and space, 3 seeds per trial, the time budget shared by the studies) run for "
         f"{minutes:g} minutes, side by side in one run. A configuration is evaluated when it trained at least one "
         "epoch (complete or pruned); complete trials trained to their end (early stopping on validation "
-        f"included). {_WINNER_TEXT.format(eval_seeds=eval_seeds)}")
+        f"included). {_ISSUE_TEXT} {_WINNER_TEXT.format(eval_seeds=eval_seeds)}")
 
 
 FIDELITY = {  # label -> TuneSettings overrides: every trial trains to its end (no pruning)
@@ -143,19 +180,23 @@ def fidelity(results: Results, minutes: float = 10.0, problem: str = "addition",
     """Trials per hour at equal fidelity: `make tune` with pruning off, so that every trial trains all its
     epochs (early stopping included), one trial at a time vs in trial batches, for the same minutes."""
     rows, seeds = [], TuneSettings.__dataclass_fields__["seeds"].default
-    for label, extra in FIDELITY.items():
+    for label, extra in {ISSUE_ROW.format(pruner="no pruning"): None, **FIDELITY}.items():
         with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            tune(TuneSettings(problem=problem, trials=10_000, timeout=minutes * 60, runs_dir=Path(tmp),
-                              data=data or {}, progress=False, **extra))
-            wall = time.perf_counter() - start
-            trials = [t for study in _studies(Path(tmp)).values()
+            runs = Path(tmp) / "runs"
+            if extra is None:
+                wall = issue_era_tune(runs, minutes, "none", problem, data or {})
+            else:
+                start = time.perf_counter()
+                tune(TuneSettings(problem=problem, trials=10_000, timeout=minutes * 60, runs_dir=runs,
+                                  data=data or {}, progress=False, **extra))
+                wall = time.perf_counter() - start
+            trials = [t for study in _studies(runs).values()
                       for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
         seed_epochs = sum(t.user_attrs.get("epoch_trainings", 0) for t in trials)
         per_hour = len(trials) * 3600 / wall
         rows.append([label, f"{wall / 60:.1f}", len(trials), f"**{per_hour:.0f}**",
                      f"{seed_epochs / max(len(trials), 1) / seeds:.1f}", f"{seed_epochs * 3600 / wall:.0f}"])
-        key = "batch1" if extra.get("batch") == 1 else "batched"
+        key = "issue" if extra is None else "batch1" if extra.get("batch") == 1 else "batched"
         results.add("fidelity", f"{problem}|{key}|complete_per_hour", round(per_hour, 1), "trials")
         results.add("fidelity", f"{problem}|{key}|seed_epochs_per_hour", round(seed_epochs * 3600 / wall), "epochs")
     results.section(f"Trials per hour at equal fidelity ({problem}, no pruning)", table(
@@ -163,7 +204,8 @@ def fidelity(results: Results, minutes: float = 10.0, problem: str = "addition",
          "seed-epochs per hour"], rows)
         + f"\n\nEach row is `make tune PROBLEM={problem} PRUNER=none` with its other defaults (every architecture, "
         f"{seeds} seeds per trial, the time budget shared by the studies) for {minutes:g} minutes, side by side "
-        "in one run: every trial trains until its epochs or early stopping end it, so trials count at equal fidelity.")
+        "in one run: every trial trains until its epochs or early stopping end it, so trials count at equal fidelity. "
+        + _ISSUE_TEXT)
 
 
 def leaderboard_problems() -> tuple[str, ...]:
