@@ -29,7 +29,7 @@ SECTIONS = {  # name -> (run at default size, run at --quick size)
     "serving": (lambda r: serving.run(r), lambda r: serving.run(r, requests=5)),
     "throughput": (lambda r: search.throughput(r),
                    lambda r: search.throughput(r, minutes=2, eval_seeds=3, data=search.QUICK_DATA)),
-    "fidelity": (lambda r: search.fidelity(r), lambda r: search.fidelity(r, minutes=0.5, data=search.QUICK_DATA)),
+    "fidelity": (lambda r: search.fidelity(r), lambda r: search.fidelity(r, structures=1, siblings=2, data=search.QUICK_DATA)),
     "leaderboard": (lambda r: search.leaderboard(r, problems=search.leaderboard_problems()),
                     lambda r: search.leaderboard(r, minutes=0.5, eval_seeds=3, problems=("echo", "addition"),
                                                  sizes={p: search.QUICK_DATA for p in ("echo", "addition")})),

@@ -35,6 +35,7 @@ from pipeline.problems import get_problem
 from pipeline.stages.report import ReportSettings, report
 from pipeline.stages.tune import TuneSettings, tune
 from pipeline.storage import optuna_storage
+from pipeline.tower_settings import structure
 from search_spaces.loader import load_space
 from reports.stats import fmt, significantly_better
 
@@ -58,10 +59,12 @@ def _studies(runs: Path) -> dict[str, optuna.Study]:
             for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
 
 
-def issue_era_tune(runs: Path, minutes: float, pruner: str, problem: str, data: dict[str, str]) -> float:
-    """`make tune PROBLEM=<problem>` as the code of ISSUE_COMMIT ran it (its defaults but the pruner, no report),
-    unpacked from git next to `runs`, in this virtual environment, in a process with that code's thread
-    settings; the seconds it took. Its studies land in `runs` like today's."""
+def issue_era_tune(runs: Path, minutes: float | None, pruner: str, problem: str, data: dict[str, str],
+                   extra: list[str] = ()) -> float:
+    """`make tune PROBLEM=<problem>` as the code of ISSUE_COMMIT ran it (its defaults but the pruner and the
+    arguments in `extra`, which win over earlier ones; no report), unpacked from git next to `runs`, in this
+    virtual environment, in a process with that code's thread settings; the seconds it took. Its studies land
+    in `runs` like today's."""
     code = runs.parent / f"code-{ISSUE_COMMIT}"
     code.mkdir()
     archive = subprocess.run(["git", "archive", ISSUE_COMMIT], cwd=Path(__file__).parent, capture_output=True,
@@ -69,8 +72,8 @@ def issue_era_tune(runs: Path, minutes: float, pruner: str, problem: str, data: 
     subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
     env = {k: v for k, v in os.environ.items() if k not in THREAD_SETTINGS}
     argv = [sys.executable, "-m", "pipeline.cli", "tune", "--problem", problem, "--trials", "10000", "--timeout",
-            str(minutes * 60), "--pruner", pruner, "--runs-dir", str(runs), "--no-report", "--no-progress"]
-    argv += [arg for k, v in data.items() for arg in ("--data", f"{k}={v}")]
+            str(minutes * 60 if minutes else 0), "--pruner", pruner, "--runs-dir", str(runs), "--no-report",
+            "--no-progress", *[arg for k, v in data.items() for arg in ("--data", f"{k}={v}")], *extra]
     start = time.perf_counter()
     subprocess.run(argv, cwd=code, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
@@ -169,43 +172,70 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
         f"included). {_ISSUE_TEXT} {_WINNER_TEXT.format(eval_seeds=eval_seeds)}")
 
 
-FIDELITY = {  # label -> TuneSettings overrides: every trial trains to its end (no pruning)
-    "one trial at a time (3 fused seeds)": {"batch": 1, "pruner": "none"},
-    "batches of 8 trials (24 towers, the default batch)": {"pruner": "none"},
+FIDELITY = {  # label -> TuneSettings overrides (pruning off: every trial trains to its end)
+    "one trial at a time (3 fused seeds)": {"batch": 1},
+    "batches of 8 trials (24 towers, the default batch)": {},
 }
 
 
-def fidelity(results: Results, minutes: float = 10.0, problem: str = "addition",
+def fidelity_workload(problem: str, arch: str, structures: int, siblings: int, seed: int = 0) -> list[dict]:
+    """structures x siblings configurations drawn at random from the default space, in the order make tune's
+    batches ask them: a leader, then siblings that share its structure (pipeline.tower_settings) and draw
+    their own learning rate, dropout, L2 and initializer."""
+    space, sampler = load_space(arch, problem), optuna.samplers.RandomSampler(seed)
+    study = optuna.create_study(sampler=sampler)
+    configs = []
+    for _ in range(structures):
+        study.sampler = sampler
+        leader = space.restrict(space.suggest(study.ask()))
+        study.sampler = optuna.samplers.PartialFixedSampler(structure(leader), sampler)
+        configs += [leader] + [space.restrict(space.suggest(study.ask())) for _ in range(siblings - 1)]
+    return configs
+
+
+def _queued(runs: Path, problem: str, arch: str, configs: list[dict]) -> None:
+    """A study as make tune names it, with `configs` in its queue (so no reference trial is added)."""
+    study = optuna.create_study(study_name=f"{problem}-{arch}", storage=optuna_storage(None, runs),
+                                direction=get_problem(problem).direction)
+    for config in configs:
+        study.enqueue_trial(config)
+
+
+def fidelity(results: Results, problem: str = "addition", structures: int = 3, siblings: int = 8,
              data: dict[str, str] | None = None) -> None:
-    """Trials per hour at equal fidelity: `make tune` with pruning off, so that every trial trains all its
-    epochs (early stopping included), one trial at a time vs in trial batches, for the same minutes."""
-    rows, seeds = [], TuneSettings.__dataclass_fields__["seeds"].default
+    """Trials per hour at equal fidelity: the same configurations (fidelity_workload), every one trained to its
+    end (pruning off), by the issue's code one trial at a time and by today's one at a time and in batches."""
+    arch, data, seeds = references.native(problem), data or {}, TuneSettings.__dataclass_fields__["seeds"].default
+    configs = fidelity_workload(problem, arch, structures, siblings)
+    rows = []
     for label, extra in {ISSUE_ROW.format(pruner="no pruning"): None, **FIDELITY}.items():
         with tempfile.TemporaryDirectory() as tmp:
             runs = Path(tmp) / "runs"
+            _queued(runs, problem, arch, configs)
             if extra is None:
-                wall = issue_era_tune(runs, minutes, "none", problem, data or {})
+                wall = issue_era_tune(runs, None, "none", problem, data, ["--arch", arch, "--trials", str(len(configs))])
             else:
                 start = time.perf_counter()
-                tune(TuneSettings(problem=problem, trials=10_000, timeout=minutes * 60, runs_dir=runs,
-                                  data=data or {}, progress=False, **extra))
+                tune(TuneSettings(problem=problem, architectures=arch, trials=len(configs), timeout=None,
+                                  pruner="none", runs_dir=runs, data=data, progress=False, **extra))
                 wall = time.perf_counter() - start
             trials = [t for study in _studies(runs).values()
                       for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
         seed_epochs = sum(t.user_attrs.get("epoch_trainings", 0) for t in trials)
         per_hour = len(trials) * 3600 / wall
-        rows.append([label, f"{wall / 60:.1f}", len(trials), f"**{per_hour:.0f}**",
+        rows.append([label, f"{wall / 60:.1f}", f"{len(trials)} of {len(configs)}", f"**{per_hour:.0f}**",
                      f"{seed_epochs / max(len(trials), 1) / seeds:.1f}", f"{seed_epochs * 3600 / wall:.0f}"])
         key = "issue" if extra is None else "batch1" if extra.get("batch") == 1 else "batched"
         results.add("fidelity", f"{problem}|{key}|complete_per_hour", round(per_hour, 1), "trials")
         results.add("fidelity", f"{problem}|{key}|seed_epochs_per_hour", round(seed_epochs * 3600 / wall), "epochs")
-    results.section(f"Trials per hour at equal fidelity ({problem}, no pruning)", table(
+    results.section(f"Trials per hour at equal fidelity ({problem}, the same {len(configs)} configurations)", table(
         ["search", "wall min", "complete trials", "complete per hour", "epochs per seed run",
          "seed-epochs per hour"], rows)
-        + f"\n\nEach row is `make tune PROBLEM={problem} PRUNER=none` with its other defaults (every architecture, "
-        f"{seeds} seeds per trial, the time budget shared by the studies) for {minutes:g} minutes, side by side "
-        "in one run: every trial trains until its epochs or early stopping end it, so trials count at equal fidelity. "
-        + _ISSUE_TEXT)
+        + f"\n\nEach row trains the same {len(configs)} configurations of {problem}'s {arch} ({structures} "
+        f"structures drawn at random from the default space, {siblings} configurations of each differing in "
+        f"what each tower has of its own, queued in that order) with `make tune PROBLEM={problem} ARCH={arch} "
+        f"PRUNER=none`'s other defaults ({seeds} seeds per trial, default sizes, no time limit), side by side in "
+        "one run: every trial trains until its epochs or early stopping end it. " + _ISSUE_TEXT)
 
 
 def leaderboard_problems() -> tuple[str, ...]:
