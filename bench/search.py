@@ -35,6 +35,7 @@ from pipeline.problems import get_problem
 from pipeline.stages.report import ReportSettings, report
 from pipeline.stages.tune import TuneSettings, tune
 from pipeline.storage import optuna_storage
+from pipeline.studies import study_name
 from pipeline.tower_settings import structure
 from search_spaces.loader import load_space
 from reports.stats import fmt, significantly_better
@@ -195,8 +196,8 @@ def fidelity_workload(problem: str, arch: str, structures: int, siblings: int, s
 
 def _queued(runs: Path, problem: str, arch: str, configs: list[dict]) -> None:
     """A study as make tune names it, with `configs` in its queue (so no reference trial is added)."""
-    study = optuna.create_study(study_name=f"{problem}-{arch}", storage=optuna_storage(None, runs),
-                                direction=get_problem(problem).direction)
+    study = optuna.create_study(study_name=study_name(problem, arch, TuneSettings(problem=problem)),
+                                storage=optuna_storage(None, runs), direction=get_problem(problem).direction)
     for config in configs:
         study.enqueue_trial(config)
 
@@ -213,7 +214,8 @@ def fidelity(results: Results, problem: str = "addition", structures: int = 3, s
             runs = Path(tmp) / "runs"
             _queued(runs, problem, arch, configs)
             if extra is None:
-                wall = issue_era_tune(runs, None, "none", problem, data, ["--arch", arch, "--trials", str(len(configs))])
+                wall = issue_era_tune(runs, None, "none", problem, data,
+                                      ["--arch", arch, "--trials", str(len(configs))])
             else:
                 start = time.perf_counter()
                 tune(TuneSettings(problem=problem, architectures=arch, trials=len(configs), timeout=None,
