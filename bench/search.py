@@ -137,31 +137,29 @@ def throughput(results: Results, minutes: float = 10.0, eval_seeds: int = 10, da
                problem: str = "addition") -> None:
     data = data or {}
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        wall = issue_era_tune(Path(tmp) / "runs", minutes, "median", problem, data)
-        counts = _counts(_studies(Path(tmp) / "runs"))
-    per10 = {k: v * 600 / wall for k, v in counts.items()}
-    label = ISSUE_ROW.format(pruner="median pruner")
-    rows.append([label, f"{wall / 60:.1f}", counts["evaluated"], f"{per10['evaluated']:.0f}", counts["complete"],
-                 f"{per10['complete'] * 6:.0f}", "not run (today's report)", "—", "—", "—", "—"])
-    for key, value in per10.items():
-        results.add("throughput", f"{label}|{key}_per_10_min", round(value, 1), "configurations")
-    for label, extra in VARIANTS.items():
+    for label, extra in {ISSUE_ROW.format(pruner="median pruner"): None, **VARIANTS}.items():
         with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            tune(TuneSettings(problem=problem, trials=10_000, timeout=minutes * 60, runs_dir=Path(tmp), data=data,
-                              progress=False, **extra))
-            wall = time.perf_counter() - start
-            studies = _studies(Path(tmp))
-            counts = _counts(studies)
-            versus = winner_vs_reference(problem, Path(tmp), eval_seeds, data)
+            runs = Path(tmp) / "runs"
+            if extra is None:  # the issue's code: counted only (today's report would not read its runs)
+                wall, versus = issue_era_tune(runs, minutes, "median", problem, data), None
+            else:
+                start = time.perf_counter()
+                tune(TuneSettings(problem=problem, trials=10_000, timeout=minutes * 60, runs_dir=runs, data=data,
+                                  progress=False, **extra))
+                wall = time.perf_counter() - start
+            counts = _counts(_studies(runs))
+            if extra is not None:
+                versus = winner_vs_reference(problem, runs, eval_seeds, data)
         per10 = {k: v * 600 / wall for k, v in counts.items()}
         rows.append([label, f"{wall / 60:.1f}", counts["evaluated"], f"{per10['evaluated']:.0f}", counts["complete"],
-                     f"{per10['complete'] * 6:.0f}", versus["best"], _scores(versus["tuned"]),
-                     _scores(versus["reference"]), fmt(versus["p"]), fmt(versus["d"], 2)])
+                     f"{per10['complete'] * 6:.0f}"]
+                    + (["not run (today's report)", "—", "—", "—", "—"] if versus is None else
+                       [versus["best"], _scores(versus["tuned"]), _scores(versus["reference"]), fmt(versus["p"]),
+                        fmt(versus["d"], 2)]))
         for key, value in per10.items():
             results.add("throughput", f"{label}|{key}_per_10_min", round(value, 1), "configurations")
-        results.add("throughput", f"{label}|p_vs_reference", versus["p"], "")
+        if versus is not None:
+            results.add("throughput", f"{label}|p_vs_reference", versus["p"], "")
     results.section(f"Configurations per {minutes:g} minutes ({problem}, make tune's defaults)", table(
         ["search", "wall min", "configurations evaluated", "per 10 min", "complete trials", "complete per hour",
          "report's winner", f"its test score ({eval_seeds} fresh seeds)", "reference's", "p (paired, one-sided)",
