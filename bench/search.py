@@ -68,10 +68,14 @@ def issue_era_tune(runs: Path, minutes: float | None, pruner: str, problem: str,
     in `runs` like today's."""
     code = runs.parent / f"code-{ISSUE_COMMIT}"
     code.mkdir()
-    archive = subprocess.run(["git", "archive", ISSUE_COMMIT], cwd=Path(__file__).parent, capture_output=True,
-                             check=True).stdout
+    archive = subprocess.run(["git", "archive", ISSUE_COMMIT], cwd=Path(__file__).parent.parent,  # the whole tree
+                             capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
     env = {k: v for k, v in os.environ.items() if k not in THREAD_SETTINGS}
+    where = subprocess.run([sys.executable, "-c", "import pipeline; print(pipeline.__file__)"], cwd=code, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if not Path(where).is_relative_to(code):  # this venv installs today's code in editable mode: it must not win
+        raise RuntimeError(f"the {ISSUE_COMMIT} row would run {where}, not the code unpacked in {code}")
     argv = [sys.executable, "-m", "pipeline.cli", "tune", "--problem", problem, "--trials", "10000", "--timeout",
             str(minutes * 60 if minutes else 0), "--pruner", pruner, "--runs-dir", str(runs), "--no-report",
             "--no-progress", *[arg for k, v in data.items() for arg in ("--data", f"{k}={v}")], *extra]
