@@ -74,7 +74,7 @@ def issue_era_tune(runs: Path, minutes: float | None, pruner: str, problem: str,
     env = {k: v for k, v in os.environ.items() if k not in THREAD_SETTINGS}
     where = subprocess.run([sys.executable, "-c", "import pipeline; print(pipeline.__file__)"], cwd=code, env=env,
                            capture_output=True, text=True, check=True).stdout.strip()
-    if not Path(where).is_relative_to(code):  # this venv installs today's code in editable mode: it must not win
+    if not Path(where).is_relative_to(code):  # a package missing there would come from the venv's editable install
         raise RuntimeError(f"the {ISSUE_COMMIT} row would run {where}, not the code unpacked in {code}")
     argv = [sys.executable, "-m", "pipeline.cli", "tune", "--problem", problem, "--trials", "10000", "--timeout",
             str(minutes * 60 if minutes else 0), "--pruner", pruner, "--runs-dir", str(runs), "--no-report",
