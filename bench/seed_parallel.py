@@ -128,7 +128,7 @@ def _both(name: str, n_train: int, epochs: int, seeds: int) -> tuple[float, floa
 def video(results: Results, epochs: int = 1, towers: tuple[int, ...] = (3,), repeats: int = 1,
           n_train: int | None = None) -> None:
     """moving_square's CNN-LSTM at the problem's default sizes (what `make tune PROBLEM=moving_square`
-    trains): sequential fit vs fused towers (one grouped convolution over every tower's frames)."""
+    trains): sequential fit vs fused towers (one convolution per tower over its frames)."""
     problem, arch, hp, _ = workload("moving_square", 8, 8, epochs)
     sizes = {**problem.sizes, **({"n_train": n_train} if n_train else {})}
     splits = problem.splits(seed=0, **sizes)

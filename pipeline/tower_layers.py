@@ -155,9 +155,8 @@ class TowerRepeat(layers.Layer):
 
 
 class TowerConv2D(layers.Layer):
-    """TimeDistributed(Conv2D) of S towers on (B, S, T, H, W, C): every frame of every tower in one grouped
-    convolution (tower s's channels are group s, so it sees only its own frames and kernel). Weights
-    (S, kh, kw, C, F) and (S, F), each tower in the Keras Conv2D layout."""
+    """TimeDistributed(Conv2D) of S towers on (B, S, T, H, W, C): every frame of a tower in one convolution
+    with its own kernel. Weights (S, kh, kw, C, F) and (S, F), each tower in the Keras Conv2D layout."""
 
     def __init__(self, towers: int, filters: int, kernel_size: Sequence[int], strides: Sequence[int],
                  padding: str, activation: Any = None, **kwargs: Any) -> None:
@@ -174,9 +173,11 @@ class TowerConv2D(layers.Layer):
     def call(self, x):
         s, steps, height, width, channels = x.shape[1:]
         frames = ops.reshape(ops.transpose(x, (0, 2, 3, 4, 1, 5)), (-1, height, width, s * channels))
-        kh, kw = self.kernel_size
-        kernel = ops.reshape(ops.transpose(self.kernel, (1, 2, 3, 0, 4)), (kh, kw, channels, s * self.filters))
-        y = tf.nn.conv2d(frames, kernel, self.strides, self.padding) + ops.reshape(self.bias, (-1,))
+        # One convolution per tower, each on its own channels, rather than one grouped convolution: TensorFlow
+        # has no gradients for grouped convolutions on CPUs where it runs without oneDNN (e.g. some AMD ones).
+        y = ops.concatenate([tf.nn.conv2d(frames[..., t * channels:(t + 1) * channels], self.kernel[t],
+                                          self.strides, self.padding) for t in range(s)], axis=-1)
+        y = y + ops.reshape(self.bias, (-1,))
         y = ops.reshape(self.activation(y), (-1, steps, *y.shape[1:3], s, self.filters))
         return ops.transpose(y, (0, 4, 1, 2, 3, 5))  # (B, S, T, H', W', F)
 
