@@ -171,15 +171,13 @@ class TowerConv2D(layers.Layer):
         self.bias = self.add_weight(shape=(s, f), name="bias", initializer="zeros")
 
     def call(self, x):
-        s, steps, height, width, channels = x.shape[1:]
-        frames = ops.reshape(ops.transpose(x, (0, 2, 3, 4, 1, 5)), (-1, height, width, s * channels))
-        # One convolution per tower, each on its own channels, rather than one grouped convolution: TensorFlow
-        # has no gradients for grouped convolutions on CPUs where it runs without oneDNN (e.g. some AMD ones).
-        y = ops.concatenate([tf.nn.conv2d(frames[..., t * channels:(t + 1) * channels], self.kernel[t],
-                                          self.strides, self.padding) for t in range(s)], axis=-1)
-        y = y + ops.reshape(self.bias, (-1,))
-        y = ops.reshape(self.activation(y), (-1, steps, *y.shape[1:3], s, self.filters))
-        return ops.transpose(y, (0, 4, 1, 2, 3, 5))  # (B, S, T, H', W', F)
+        steps, frame = x.shape[2], x.shape[3:]
+        # One convolution per tower rather than one grouped convolution over all of them: TensorFlow has no
+        # gradients for grouped convolutions on CPUs where it runs without oneDNN (e.g. some AMD ones).
+        towers = [tf.nn.conv2d(ops.reshape(x[:, t], (-1, *frame)), self.kernel[t], self.strides, self.padding)
+                  + self.bias[t] for t in range(self.towers)]
+        return ops.stack([ops.reshape(self.activation(y), (-1, steps, *y.shape[1:])) for y in towers],
+                         axis=1)  # (B, S, T, H', W', F)
 
 
 class TowerFrames(layers.Layer):
