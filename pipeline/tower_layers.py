@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from pipeline.lstm_recurrence import MAX_STEPS, recurrence
 from pipeline.tower_settings import TowerL1L2, along_towers, per_tower
 
 
@@ -62,32 +63,40 @@ class TowerLSTM(layers.Layer):
         return sum(self.kernel_regularizer.tower(s, kernel[s]) for s in towers)
 
     def call(self, x, initial_state=None, training: bool | None = None):
-        x = ops.transpose(x, (2, 1, 0, 3))  # (T, S, B, F): time first, towers as the matmul batch
+        x = ops.transpose(x, (1, 2, 0, 3))  # (S, T, B, F): towers as the matmul batch
         if self.go_backwards:
-            x = ops.flip(x, axis=0)
+            x = ops.flip(x, axis=1)
         if training and self.dropout.any():
-            x = x * self._mask(x[0], self.dropout)[None]  # one mask for all steps, as Keras does
-        xs = ops.einsum("tsbf,sfg->tsbg", x, self.kernel) + self.bias[None, :, None, :]
+            x = x * self._mask(x[:, 0], self.dropout)[:, None]  # one mask for all steps, as Keras does
+        s, steps, batch = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
+        xs = ops.reshape(ops.matmul(ops.reshape(x, (s, -1, x.shape[-1])), self.kernel) + self.bias[:, None],
+                         (s, steps, batch, 4 * self.units))  # every step's input projection, in one matmul
         if initial_state is None:
-            h = ops.zeros((self.towers, ops.shape(x)[2], self.units), dtype=xs.dtype)
+            h = ops.zeros((self.towers, batch, self.units), dtype=xs.dtype)
             c = h
         else:  # [h, c], each (B, S, u)
             h, c = (ops.transpose(state, (1, 0, 2)) for state in initial_state)
         r_mask = self._mask(h, self.recurrent_dropout) if training and self.recurrent_dropout.any() else None
 
-        def step(carry, x_t):
-            h, c = carry
-            return self._step(x_t, h if r_mask is None else h * r_mask, c)
-        # A symbolic loop rather than an unrolled graph: it traces faster and, measured on the reference
-        # models, trains as fast (echo, addition) or faster (cumulative_sum's return_sequences).
-        sequence, cells = tf.scan(step, xs, initializer=(h, c))  # every step's h and c: (T, S, B, u)
-        if self.return_sequences:
-            output = ops.transpose(sequence, (2, 1, 0, 3))  # (B, S, T, u), in processing order like Keras
+        if (self.activation is keras.activations.tanh and self.recurrent_activation is keras.activations.sigmoid
+                and xs.shape[1] is not None and xs.shape[1] <= MAX_STEPS):
+            sequence, cells = recurrence(xs, self.recurrent_kernel, h, c, r_mask)  # its backward pass written out
         else:
-            output = ops.transpose(sequence[-1], (1, 0, 2))  # (B, S, u)
+            def step(carry, x_t):
+                h, c = carry
+                return self._step(x_t, h if r_mask is None else h * r_mask, c)
+            # A symbolic loop rather than an unrolled graph: it traces faster and, measured on the reference
+            # models, trains as fast (echo, addition) or faster (cumulative_sum's return_sequences).
+            sequence, cells = (ops.transpose(v, (1, 0, 2, 3)) for v in
+                               tf.scan(step, ops.transpose(xs, (1, 0, 2, 3)), initializer=(h, c)))
+        # sequence, cells: every step's h and c, (S, T, B, u)
+        if self.return_sequences:
+            output = ops.transpose(sequence, (2, 0, 1, 3))  # (B, S, T, u), in processing order like Keras
+        else:
+            output = ops.transpose(sequence[:, -1], (1, 0, 2))  # (B, S, u)
         if not self.return_state:
             return output
-        return [output, ops.transpose(sequence[-1], (1, 0, 2)), ops.transpose(cells[-1], (1, 0, 2))]
+        return [output, ops.transpose(sequence[:, -1], (1, 0, 2)), ops.transpose(cells[:, -1], (1, 0, 2))]
 
 
 class TowerBidirectional(layers.Layer):
