@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.architectures.common import learning_rate_at, optimizer
+from pipeline.lstm_recurrence import release_gradients
 from pipeline.problems.base import Problem
 from pipeline.tower_settings import TowerRates
 from pipeline.towers import Towers
@@ -145,6 +146,8 @@ def _training_step(model: keras.Model, opt: keras.optimizers.Optimizer, loss: An
             total = tf.reduce_sum(means) + (tf.add_n(model.losses) if model.losses else 0.0)
         opt.apply_gradients(zip(tape.gradient(total, model.trainable_variables), model.trainable_variables))
         return means
+    step.get_concrete_function()  # traced now, backward pass included
+    release_gradients()
     return lambda x, y: step(x, y).numpy()
 
 
