@@ -18,11 +18,11 @@ _REGISTERED: list[str] = []  # gradient functions tf.custom_gradient registered 
 
 
 def recurrence(xs, recurrent_kernel, h0, c0, mask=None, sequences: bool = True, training: bool = False):
-    """(h, c): every step's h, time-major (T, S, B, u), or with `sequences` False the last step's, (S, B, u); and the
-    last step's c, (S, B, u). They are the states of the LSTMs whose input projections (x W + b, gates
-    i, f, c, o) are xs (S, T, B, 4u), T static, with recurrent kernels (S, u, 4u), starting from h0, c0
-    (S, B, u); `mask` (S, B, u), if any, is the recurrent dropout mask applied to h before each recurrent
-    matmul. With `training`, gradients take the written-out backward pass."""
+    """(h, c): every step's h, time-major (T, S, B, u), or with `sequences` False the last step's (S, B, u);
+    and the last step's c (S, B, u). They are the states of the LSTMs whose input projections (x W + b,
+    gates i, f, c, o) are xs (S, T, B, 4u), T static, with recurrent kernels (S, u, 4u), starting from h0,
+    c0 (S, B, u); `mask` (S, B, u), if any, is the recurrent dropout mask applied to h before each
+    recurrent matmul. With `training`, gradients take the written-out backward pass."""
     def outputs(hs, cs):
         return tf.stack(hs) if sequences else hs[-1], cs[-1]
 

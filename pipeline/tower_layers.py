@@ -85,8 +85,8 @@ class TowerLSTM(layers.Layer):
             def step(carry, x_t):
                 h, c = carry
                 return self._step(x_t, h if r_mask is None else h * r_mask, c)
-            # A symbolic loop rather than an unrolled graph: it traces faster and, measured on the reference
-            # models, trains as fast (echo, addition) or faster (cumulative_sum's return_sequences).
+            # Long sequences (or other activations): a symbolic loop, whose graph does not grow with the
+            # sequence; TensorFlow derives its gradient.
             sequence, cells = tf.scan(step, ops.transpose(xs, (1, 0, 2, 3)), initializer=(h, c))  # (T, S, B, u)
             h, c = sequence if self.return_sequences else sequence[-1], cells[-1]
         # h: every step's h (T, S, B, u) with return_sequences, else the last one's (S, B, u); c: the last c
