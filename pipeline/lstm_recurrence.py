@@ -4,8 +4,8 @@ out (backpropagation through time) instead of derived by TensorFlow.
 Derived from a symbolic loop, a step's gradient goes through the loop's tensor lists, zero-filled
 gradients of unused outputs and one small weight-gradient matmul per step. Written out, the backward
 steps carry only what is truly sequential (the gradients into h and c), and the recurrent kernel's
-gradient is one matmul over all steps. The forward computation is TowerLSTM's step (Keras's gate layout
-i, f, c, o, sigmoid gates, tanh) to the bit; gradients agree with TensorFlow's to float rounding.
+gradient is one matmul over all steps. Every path computes a step with `cell` (Keras's gate layout i, f, c,
+o), so the forward pass is the same to the bit; gradients agree with TensorFlow's to float rounding.
 The towers are the batch of every matmul; a step's tensors are contiguous slices of time-major ones.
 """
 from __future__ import annotations
@@ -76,14 +76,20 @@ def release_gradients() -> None:
         ops._gradient_registry._registry.pop(_REGISTERED.pop(), None)  # noqa: SLF001 - no public way
 
 
+def cell(x_t, h, c, kernel, activation=tf.tanh, recurrent_activation=tf.sigmoid):
+    """One step of every tower's LSTM from its input projection x_t (S, B, 4u) and its (masked) h and c:
+    the new h and c, and the gates i, f, g, o after their activations."""
+    z = x_t + tf.matmul(h, kernel)  # (S, B, 4u): all towers in one batched matmul
+    i, f, g, o = tf.split(z, 4, axis=-1)
+    i, f, g, o = recurrent_activation(i), recurrent_activation(f), activation(g), recurrent_activation(o)
+    c = f * c + i * g
+    return o * activation(c), c, (i, f, g, o)
+
+
 def _forward(xs, kernel, h0, c0, mask):
     """Every step's h and c, and its gates i, f, g, o (after their activations), as lists over steps."""
     h, c, hs, cs, gates = h0, c0, [], [], []
     for x_t in tf.unstack(tf.transpose(xs, (1, 0, 2, 3))):  # one transpose: each step's slice shared, not copied
-        z = x_t + tf.matmul(h if mask is None else h * mask, kernel)
-        i, f, g, o = tf.split(z, 4, axis=-1)
-        i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
-        c = f * c + i * g
-        h = o * tf.tanh(c)
-        hs.append(h), cs.append(c), gates.append((i, f, g, o))
+        h, c, step_gates = cell(x_t, h if mask is None else h * mask, c, kernel)
+        hs.append(h), cs.append(c), gates.append(step_gates)
     return hs, cs, gates

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from pipeline.lstm_recurrence import MAX_STEPS, recurrence
+from pipeline.lstm_recurrence import MAX_STEPS, cell, recurrence
 from pipeline.tower_settings import TowerL1L2, along_towers, per_tower
 
 
@@ -51,12 +51,6 @@ class TowerLSTM(layers.Layer):
         keep = ops.cast(keras.random.uniform(ops.shape(like), seed=self.seed_generator) >= rate, like.dtype)
         return keep / (1.0 - rate)
 
-    def _step(self, x_t, h, c):
-        z = x_t + ops.matmul(h, self.recurrent_kernel)  # (S, B, 4u): all towers in one batched matmul
-        i, f, g, o = ops.split(z, 4, axis=-1)
-        c = self.recurrent_activation(f) * c + self.recurrent_activation(i) * self.activation(g)
-        return self.recurrent_activation(o) * self.activation(c), c
-
     def regularization(self, *towers: int) -> float:
         """The regularization loss of these towers' kernels."""
         kernel = self.kernel.numpy()
@@ -84,7 +78,8 @@ class TowerLSTM(layers.Layer):
         else:
             def step(carry, x_t):
                 h, c = carry
-                return self._step(x_t, h if r_mask is None else h * r_mask, c)
+                return cell(x_t, h if r_mask is None else h * r_mask, c, self.recurrent_kernel, self.activation,
+                            self.recurrent_activation)[:2]
             # Long sequences (or other activations): a symbolic loop, whose graph does not grow with the
             # sequence; TensorFlow derives its gradient.
             sequence, cells = tf.scan(step, ops.transpose(xs, (1, 0, 2, 3)), initializer=(h, c))  # (T, S, B, u)

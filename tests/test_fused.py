@@ -22,6 +22,7 @@ def _data(name):
 
 @pytest.mark.parametrize("name,arch,hp", [
     ("echo", "vanilla", {}),
+    ("echo", "vanilla", {"activation": "relu"}),  # not tanh: the symbolic loop, not pipeline.lstm_recurrence
     ("cumulative_sum", "bidirectional", {"layers": 2, "merge_mode": "ave", "l2": 0.01}),
     ("addition", "encoder_decoder", {"layers": 2, "decoder_units": 7}),
     ("damped_sine", "stacked", {"l2": 0.01, "dropout": 0.2}),
