@@ -40,15 +40,20 @@ def metric_items(metrics: dict[str, float], step: int = 0) -> list[list]:
 def apply(tracker: Tracker, experiment_id: str, ids: dict[str, str], op: dict[str, Any], folder: Path,
           find: bool) -> None:
     """Carry out one journaled write; `ids` maps run keys to MLflow run ids and grows on "create".
-    With `find`, a run is first looked up by its identity tags under its parent (made before a failure)."""
+    With `find`, a run is first looked up by its identity tags under its parent (made before a failure).
+    A create is two writes, the run with its tags and then its params: a failure between them leaves a
+    run that is found by its tags, so the params are logged whether the run was found or made (logging
+    a param again with the same value is a no-op in MLflow)."""
     kind, key = op["op"], op.get("run")
     if kind == "create":
         if key in ids:
             return
         parent = ids[op["parent"]]
         found = tracker.find_run(experiment_id, parent, op["match"]) if find else None
-        ids[key] = found or tracker.start_run(experiment_id, op["name"], op["match"]["role"], parent,
-                                              tags=op["tags"], params=op["params"])
+        run_id = found or tracker.start_run(experiment_id, op["name"], op["match"]["role"], parent,
+                                            tags={**op["tags"], **op["match"]})
+        tracker.log_params(run_id, op["params"])  # apart from the create, so a run found again gets them too
+        ids[key] = run_id
     elif kind == "metrics":
         tracker.log_metric_rows(ids[key], op["items"])
     elif kind == "tags":

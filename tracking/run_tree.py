@@ -132,6 +132,8 @@ class TrialRuns(SeedListener):
             return "model"
         uri = self.journal.artifacts("trial", lambda: self.tracker.log_keras_model(
             self.journal.ids["trial"], model, input_example=input_example), save, "model")
+        self.journal.do({"op": "text", "run": "trial", "text": self.tracker.example_json(input_example),
+                         "path": "model_input_example.json"})
         return uri or f"runs:/{self.run_id or 'pending'}/model"
 
     def close(self, outcome: Outcome, runs: list[SeedRun], summary: dict[str, float] | None) -> None:

@@ -2,6 +2,7 @@
 active-run state, so several processes can log under one parent run)."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import subprocess
@@ -186,17 +187,19 @@ class Tracker:
         mlflow.keras.save_model(model, str(path), pip_requirements=PIP_REQUIREMENTS, signature=signature)
 
     def log_keras_model(self, run_id: str, model, name: str = "model", input_example=None) -> str:
-        """Log a Keras model (native format) in MLflow's model format; returns its models:/ URI."""
-        signature = None
-        if input_example is not None:
-            # mlflow 3.17's keras flavour fails to write input_example.json (its folder is made later):
-            # log the signature, and the example beside the model.
-            signature = infer_signature(input_example, model.predict(input_example, verbose=0))
+        """Log a Keras model (native format) in MLflow's model format; returns its models:/ URI.
+        mlflow 3.17's keras flavour fails to write input_example.json (its folder is made later): the
+        signature is logged here, and the caller logs `example_json(input_example)` beside the model."""
+        signature = None if input_example is None else infer_signature(
+            input_example, model.predict(input_example, verbose=0))
         with self.active(run_id):
             info = mlflow.keras.log_model(model, name=name, pip_requirements=PIP_REQUIREMENTS, signature=signature)
-        if input_example is not None:
-            self.log_dict(run_id, {"inputs": input_example.tolist()}, f"{name}_input_example.json")
         return info.model_uri
+
+    @staticmethod
+    def example_json(input_example) -> str:
+        """An input example as the JSON logged beside a model (`<name>_input_example.json`)."""
+        return json.dumps({"inputs": input_example.tolist()})
 
     @contextmanager
     def active(self, run_id: str) -> Iterator[None]:
