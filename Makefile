@@ -15,7 +15,7 @@ SEEDS ?=
 WORKERS ?=
 BATCH ?=
 PRUNER ?=
-TIMEOUT ?= 600
+TIMEOUT ?=
 STORAGE ?=
 TRACKING ?=
 SPACE ?=
@@ -32,8 +32,8 @@ MARGIN ?=
 ENSEMBLE ?=
 INPUT ?=
 INPUT_FILE ?=
-HOST ?= 127.0.0.1
-PORT ?= 5000
+HOST ?=
+PORT ?=
 
 opt = $(if $(2),$(1) $(2))
 CLI = $(PY) -m pipeline.cli $(if $(filter 1 yes true,$(VERBOSE)),-v)
@@ -55,7 +55,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 tune: $(STAMP)
-	@$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) $(call opt,--trials,$(TRIALS)) --timeout $(TIMEOUT) \
+	@$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) $(call opt,--trials,$(TRIALS)) $(call opt,--timeout,$(TIMEOUT)) \
 		$(call opt,--seeds,$(SEEDS)) $(call opt,--workers,$(WORKERS)) $(call opt,--batch,$(BATCH)) $(call opt,--pruner,$(PRUNER)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) \
 		$(call opt,--space,$(SPACE)) $(call opt,--tag,$(TAG)) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--engine,$(ENGINE)) $(call opt,--kt-algorithm,$(KT_ALGO)) $(call opt,--sampler,$(SAMPLER)) \
@@ -71,22 +71,21 @@ predict: $(STAMP)
 	@$(CLI) predict --problem $(PROBLEM) $(if $(INPUT),--input '$(INPUT)') \
 		$(call opt,--input-file,$(INPUT_FILE)) $(call opt,--tracking,$(TRACKING))
 
-# Serves the version ALIAS points at when it starts (restart after a promotion or rollback). PORT: 5001 here.
+# Serves the version ALIAS points at when it starts (restart after a promotion or rollback).
 serve: $(STAMP)
-	@$(CLI) serve --problem $(PROBLEM) --alias $(or $(ALIAS),champion) --host $(HOST) \
-		--port $(if $(filter command line environment,$(origin PORT)),$(PORT),5001) $(call opt,--tracking,$(TRACKING))
+	@$(CLI) serve --problem $(PROBLEM) $(call opt,--alias,$(ALIAS)) $(call opt,--host,$(HOST)) $(call opt,--port,$(PORT)) \
+		$(call opt,--tracking,$(TRACKING))
 
-# optuna-dashboard on the study storage (STORAGE= or runs/optuna.db). PORT: 8080 here.
+# optuna-dashboard on the study storage (STORAGE= or runs/optuna.db).
 dashboard: $(STAMP)
-	@$(CLI) dashboard --host $(HOST) --port $(if $(filter command line environment,$(origin PORT)),$(PORT),8080) \
-		$(call opt,--storage,$(STORAGE))
+	@$(CLI) dashboard $(call opt,--host,$(HOST)) $(call opt,--port,$(PORT)) $(call opt,--storage,$(STORAGE))
 
 retune: $(STAMP)
 	@$(CLI) retune --problem $(PROBLEM) $(foreach d,$(DATA),--data $(d)) \
 		$(call opt,--repeats,$(REPEATS)) $(call opt,--storage,$(STORAGE)) $(call opt,--tracking,$(TRACKING)) $(NOFUSE)
 
 schedule: $(STAMP)
-	@$(CLI) schedule --problem $(PROBLEM) --every '$(or $(EVERY),weekly)' $(if $(DATA),--data '$(DATA)')
+	@$(CLI) schedule --problem $(PROBLEM) $(if $(EVERY),--every '$(EVERY)') $(if $(DATA),--data '$(DATA)')
 
 rollback history: $(STAMP)
 	@$(CLI) $@ --problem $(PROBLEM) $(call opt,--tracking,$(TRACKING))
@@ -107,11 +106,11 @@ server: $(STAMP)
 	-psql "$(dir $(PG_URL))postgres" -tc "SELECT 1 FROM pg_database WHERE datname = '$(notdir $(PG_URL))'" | grep -q 1 \
 		|| psql "$(dir $(PG_URL))postgres" -c "CREATE DATABASE $(notdir $(PG_URL))"
 	$(VENV)/bin/mlflow server --backend-store-uri $(PG_URL) --default-artifact-root $(CURDIR)/runs/mlartifacts \
-		--host $(HOST) --port $(PORT) --workers 1
+		$(call opt,--host,$(HOST)) $(call opt,--port,$(PORT)) --workers 1
 
 ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/runs/mlflow.db \
-		--default-artifact-root file://$(CURDIR)/runs/mlartifacts --host $(HOST) --port $(PORT) --workers 1
+		--default-artifact-root file://$(CURDIR)/runs/mlartifacts $(call opt,--host,$(HOST)) $(call opt,--port,$(PORT)) --workers 1
 
 clean:
 	rm -rf runs reports/out

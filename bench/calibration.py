@@ -1,5 +1,5 @@
 """Calibration of every decision rule, simulated on the project's own functions (reports.stats,
-pipeline.racing): how often each fires when it should not (A/A), and how often it fires when it should.
+pipeline.search.racing): how often each fires when it should not (A/A), and how often it fires when it should.
 
 Scores are simulated per seed as the pipeline sees them: a seed effect shared by every candidate on that
 seed (paired seeds) plus each run's own noise, in SD units of a candidate's score. "Discrete" scores are
@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from bench.common import Results, table
-from pipeline.racing import planned_looks, race_reference, raced_out
+from pipeline.search.racing import planned_looks, race_reference, raced_out
 from reports.stats import bootstrap_ci, compare, decide_promotion
 
 ALPHA = 0.05

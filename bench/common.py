@@ -19,7 +19,7 @@ PROBLEMS = ("echo", "addition", "cumulative_sum")  # the reference models the co
 
 def workload(problem: str, n_train: int, n_val: int, epochs: int, batch_size: int = 32):
     """(problem, architecture, hp, splits) of the problem's reference model at a benchmark size."""
-    from pipeline import references
+    from search_spaces import references
     from pipeline.problems import get_problem
 
     p = get_problem(problem)

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import layers
 
 from pipeline.architectures import build_model
-from pipeline.seeding import seed_everything
+from pipeline.training.seeding import seed_everything
 
 
 def forward_flops(model: keras.Model) -> float:

@@ -1,5 +1,5 @@
 """Seconds per epoch of one fused model: one structure of a problem's fidelity workload (bench.search), its 8
-configurations × 3 seeds as 24 towers, trained epoch by epoch as pipeline.fused trains them (validation
+configurations × 3 seeds as 24 towers, trained epoch by epoch as pipeline.training.towers.fused trains them (validation
 predicted after each). For comparing the step between commits: run it in a checkout of each, one after
 the other, on the same machine.
 
@@ -13,11 +13,11 @@ import time
 import numpy as np
 
 from bench.search import fidelity_workload
-from pipeline import references
+from search_spaces import references
 from pipeline.architectures import build_model, resolve
-from pipeline.live_towers import LiveTowers
+from pipeline.training.towers.live import LiveTowers
 from pipeline.problems import get_problem
-from pipeline.seeding import seed_everything
+from pipeline.training.seeding import seed_everything
 
 SIBLINGS, SEEDS = 8, 3
 

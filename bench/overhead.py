@@ -14,7 +14,7 @@ import optuna
 
 from bench.common import Results, median, table, timed
 from pipeline.stages.tune import TuneSettings, tune
-from pipeline.storage import optuna_storage
+from pipeline.stores.storage import optuna_storage
 
 
 def _trials(runs_dir: Path, study: str) -> list[optuna.trial.FrozenTrial]:

@@ -2,7 +2,7 @@
 
 - `throughput`: `make tune`'s default job (addition, both architectures, default sizes and space, 3
   seeds per trial) at equal wall time, side by side: one trial at a time as before vs batches of
-  trials trained as one fused model (pipeline.trial_batches), with the median or the hyperband pruner.
+  trials trained as one fused model (pipeline.search.trial_batches), with the median or the hyperband pruner.
   Counted: configurations evaluated (trained at least one epoch), complete trials (full fidelity),
   and what the report's winner scores on the test set against the book's reference.
 - `leaderboard`: the tune job with its defaults on each problem's native architecture at a fixed
@@ -29,14 +29,14 @@ import numpy as np
 import optuna
 
 from bench.common import Results, table
-from pipeline import references
-from pipeline.candidates import REFERENCE, Candidate, evaluate_candidates
+from search_spaces import references
+from pipeline.report.candidates import REFERENCE, Candidate, evaluate_candidates
 from pipeline.problems import get_problem
 from pipeline.stages.report import ReportSettings, report
 from pipeline.stages.tune import TuneSettings, tune
-from pipeline.storage import optuna_storage
-from pipeline.studies import study_name
-from pipeline.tower_settings import structure
+from pipeline.stores.storage import optuna_storage
+from pipeline.search.studies import study_name
+from pipeline.training.towers.per_tower import structure
 from search_spaces.loader import load_space
 from reports.stats import fmt, significantly_better
 
@@ -183,7 +183,7 @@ FIDELITY = {  # label -> TuneSettings overrides (pruning off: every trial trains
 
 def fidelity_workload(problem: str, arch: str, structures: int, siblings: int, seed: int = 0) -> list[dict]:
     """structures x siblings configurations drawn at random from the default space, in the order make tune's
-    batches ask them: a leader, then siblings that share its structure (pipeline.tower_settings) and draw
+    batches ask them: a leader, then siblings that share its structure (pipeline.training.towers.per_tower) and draw
     their own learning rate, dropout, L2 and initializer."""
     space, sampler = load_space(arch, problem), optuna.samplers.RandomSampler(seed)
     study = optuna.create_study(sampler=sampler)

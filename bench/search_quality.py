@@ -22,11 +22,11 @@ import optuna
 from scipy import stats
 
 from bench.common import PROBLEMS, Results, table
-from pipeline import references
+from search_spaces import references
 from pipeline.problems import get_problem
-from pipeline.candidates import Candidate, evaluate_candidates
+from pipeline.report.candidates import Candidate, evaluate_candidates
 from pipeline.stages.tune import TuneSettings, tune
-from pipeline.storage import optuna_storage
+from pipeline.stores.storage import optuna_storage
 
 OURS = "ours (Optuna TPE + pruning + racing)"
 ENGINES = {  # label -> (extra TuneSettings, trials offered per budgeted trial)

@@ -18,7 +18,7 @@ from scipy import stats
 from bench.common import PROBLEMS, Results, median, table, timed, workload
 from bench.floor import TF_DEFAULT_THREADS, bare_loop_seconds, matmul_rate, workload_flops
 from pipeline.architectures import build_model
-from pipeline.multi_seed import train_seeds
+from pipeline.training.multi_seed import train_seeds
 
 
 def _train(problem, arch, hp, splits, seeds, fuse):

@@ -47,8 +47,8 @@ def register_model(runs_dir: Path, epochs: int = 1) -> tuple[list[str], list[str
     @champion under runs_dir; returns (raw inputs, the model's answers)."""
     from pipeline.champion import raw_examples
     from pipeline.problems import get_problem
-    from pipeline.training import train_one
-    from tracking import Tracker
+    from pipeline.training.one_seed import train_one
+    from tracking.tracker import Tracker
     from tracking.packaging import log_problem_model
     from tracking.registry import Registry
 

@@ -1,102 +1,131 @@
-"""Command line: parses arguments, calls a stage, turns known errors into one line (exit code 2)."""
+"""lstm-tune: find the best LSTM for a sequence problem, chosen with statistics and tracked in MLflow.
+
+Start with `lstm-tune tune --problem addition` (or `make tune PROBLEM=addition`): an Optuna study per
+architecture, every trial over several seeds, then a report that re-evaluates the best candidates,
+picks a winner with statistical tests and registers it as `champion` in the MLflow Model Registry.
+Look at the runs with `make ui`, predict with `lstm-tune predict`, keep the model fresh with `retune`.
+"""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 from pipeline import interrupts, quiet
 from pipeline.arguments import build_parser, job, key_values
 from pipeline.errors import UsageError
-from pipeline.settings import JobSettings
+from pipeline.settings import JobSettings, ReportSettings, RetuneSettings
+
+EXAMPLES = """examples:
+  lstm-tune tune --problem addition                    tune, report, register (about 15 minutes)
+  lstm-tune tune --problem csv --data path=examples/air_passengers.csv target=passengers
+  lstm-tune predict --problem addition --input ' 9+6+9'
+  lstm-tune retune --problem addition                  promote a new champion only on evidence
+Errors a user can fix print one line and exit with code 2."""
 
 
-def _report(args: argparse.Namespace, repeats: int | str, register: bool = True) -> None:
+def _report(args: argparse.Namespace, register: bool = True) -> int:
     """The report stage, on its own or at the end of tune."""
-    from pipeline.stages.report import ReportSettings, format_result, report
+    from pipeline.stages.report import format_result, report
 
-    print(format_result(report(ReportSettings(problem=args.problem, top_k=args.top_k, repeats=repeats,
-                                              margin=args.margin, register=register, **job(args),
-                                              **({"ensemble": args.ensemble} if args.ensemble else {})))))
+    print(format_result(report(ReportSettings(problem=args.problem, top_k=args.top_k, repeats=args.repeats,
+                                              margin=args.margin, register=register, ensemble=args.ensemble,
+                                              **job(args)))))
+    return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.command == "tune":
-        from pipeline.stages.tune import TuneSettings, format_summary, tune
+def _tune(args: argparse.Namespace) -> int:
+    from pipeline.search.options import TuneSettings
+    from pipeline.stages.tune import format_summary, tune
 
-        result = tune(TuneSettings(
-            problem=args.problem, architectures=args.arch, trials=args.trials, seeds=args.seeds,
-            timeout=args.timeout or None, space=args.space, study_seed=args.study_seed, data=key_values(args.data),
-            data_seed=args.data_seed, pruner=args.pruner, tag=args.tag, workers=args.workers, batch=args.batch,
-            engine=args.engine, kt_algorithm=args.kt_algorithm, sampler=args.sampler, **job(args)))
-        print(format_summary(result))
-        if result.interrupted:
-            return 130
-        if not args.no_report:
-            _report(args, args.report_seeds)
-        return 0
-    if args.command == "report":
-        _report(args, args.repeats, register=not args.no_register)
-        return 0
-    if args.command == "predict":
-        from pipeline.stages.predict import predict, read_inputs
+    result = tune(TuneSettings(
+        problem=args.problem, architectures=args.arch, trials=args.trials, seeds=args.seeds,
+        timeout=args.timeout or None, space=args.space, study_seed=args.study_seed, data=key_values(args.data),
+        data_seed=args.data_seed, pruner=args.pruner, tag=args.tag, workers=args.workers, batch=args.batch,
+        engine=args.engine, kt_algorithm=args.kt_algorithm, sampler=args.sampler, **job(args)))
+    print(format_summary(result))
+    if result.interrupted:
+        return 130
+    return 0 if args.no_report else _report(args)
 
-        for raw, out in predict(args.problem, read_inputs(args.input, args.input_file), args.alias,
-                                args.tracking, args.runs_dir):
-            print(f"{raw!r} -> {out}")
-        return 0
-    if args.command == "serve":
-        from pipeline.stages.serve import serve
 
-        serve(args.problem, JobSettings(**job(args)), args.alias, args.host, args.port)
-        return 0
-    if args.command == "dashboard":
-        from pipeline.stages.dashboard import dashboard
+def _predict(args: argparse.Namespace) -> int:
+    from pipeline.stages.predict import predict, read_inputs
 
-        dashboard(JobSettings(**job(args)), args.host, args.port)
-        return 0
-    if args.command == "retune":
-        from pipeline.stages.retune import RetuneSettings, retune
+    for raw, out in predict(args.problem, read_inputs(args.input, args.input_file), args.alias, JobSettings(**job(args))):
+        print(f"{raw!r} -> {out}")
+    return 0
 
-        result = retune(RetuneSettings(
-            problem=args.problem, data=key_values(args.data), data_seed=args.data_seed, repeats=args.repeats,
-            extra_epochs=args.extra_epochs, trials=args.trials, **job(args)))
-        print(result.decision)
-        return 0
-    if args.command == "schedule":
-        from pipeline.stages.schedule import schedule
 
-        print(schedule(args.problem, args.every, Path.cwd(), args.data))
-        return 0
-    if args.command == "sync":
-        from pipeline.stages.sync import sync
+def _serve(args: argparse.Namespace) -> int:
+    from pipeline.stages.serve import serve
 
-        print(sync(JobSettings(**job(args))))
-        return 0
-    if args.command in ("rollback", "history"):
-        from pipeline.champion import history, rollback
+    serve(args.problem, JobSettings(**job(args)), args.alias, args.host, args.port)
+    return 0
 
-        print({"rollback": rollback, "history": history}[args.command](args.problem, args.tracking, args.runs_dir))
-        return 0
-    if args.command == "reproduce":
-        from pipeline.stages.reproduce import format_table, reproduce
 
-        print(format_table(reproduce(args.problem, args.seeds, key_values(args.data), echo=print,
-                                          fuse=not args.no_fuse)))
-        return 0
-    raise UsageError(f"unknown command {args.command}")
+def _dashboard(args: argparse.Namespace) -> int:
+    from pipeline.stages.dashboard import dashboard
+
+    dashboard(JobSettings(**job(args)), args.host, args.port)
+    return 0
+
+
+def _retune(args: argparse.Namespace) -> int:
+    from pipeline.stages.retune import retune
+
+    print(retune(RetuneSettings(problem=args.problem, data=key_values(args.data), data_seed=args.data_seed,
+                                repeats=args.repeats, extra_epochs=args.extra_epochs, trials=args.trials,
+                                **job(args))).decision)
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from pipeline.stages.schedule import schedule
+
+    print(schedule(args.problem, args.every, Path.cwd(), args.data))
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from pipeline.stages.sync import sync
+
+    print(sync(JobSettings(**job(args))))
+    return 0
+
+
+def _registry(args: argparse.Namespace) -> int:
+    from pipeline.champion import history, rollback
+
+    print({"rollback": rollback, "history": history}[args.command](args.problem, JobSettings(**job(args))))
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from pipeline.stages.reproduce import format_table, reproduce
+
+    print(format_table(reproduce(args.problem, args.seeds, key_values(args.data), echo=print, fuse=not args.no_fuse)))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "tune": _tune, "report": lambda args: _report(args, register=not args.no_register), "predict": _predict,
+    "serve": _serve, "dashboard": _dashboard, "retune": _retune, "schedule": _schedule, "sync": _sync,
+    "rollback": _registry, "history": _registry, "reproduce": _reproduce,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(__doc__)
-    args = parser.parse_args(argv)
+    """Parse, run a command; a UsageError is one line and exit code 2, any other failure one line and 1."""
+    args = build_parser(__doc__, EXAMPLES).parse_args(argv)
     if args.verbose:
         os.environ[quiet.VERBOSE_ENV] = "1"
     quiet.quiet()
     interrupts.install()
     try:
-        code = run(args)
+        code = COMMANDS[args.command](args)
         interrupts.check()  # a Ctrl-C that landed in a finalizer after the last epoch's check is still one
         return code
     except UsageError as exc:

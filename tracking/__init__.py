@@ -1,5 +1,3 @@
-"""The only package that talks to MLflow: runs, nested runs, curves, plots, models, registry."""
-from tracking.names import experiment_name, model_name
-from tracking.tracker import Tracker, mask_credentials
+"""The only package that talks to MLflow: runs, nested runs, curves, plots, models, registry.
 
-__all__ = ["Tracker", "experiment_name", "mask_credentials", "model_name"]
+Import its modules directly: `tracking.names` stays light (no MLflow) for the command line."""

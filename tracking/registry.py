@@ -7,9 +7,8 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from tracking.names import model_name
+from tracking.names import CHALLENGER, CHAMPION, PREVIOUS, model_name
 
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 __all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS", "Registry", "alias_uri", "load_model", "model_name"]
 
 

@@ -1,7 +1,7 @@
 """The MLflow run tree of a study: one study run, under it a run per trial, under each a run per seed.
 
-Takes plain values (run ids, trial numbers), never Optuna objects: pipeline.studies opens the tree,
-and TrialRuns is the trial log that pipeline.objective is given (its TrialLog protocol).
+Takes plain values (run ids, trial numbers), never Optuna objects: pipeline.search.studies opens the tree,
+and TrialRuns is the trial log that pipeline.search.objective is given (its TrialLog protocol).
 """
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Collection
 
-from pipeline.multi_seed import SeedListener
-from pipeline.training import SeedRun
+from pipeline.training.listeners import SeedListener
+from pipeline.training.one_seed import SeedRun
 from reports.plots import close, learning_curves
 from tracking.outbox import WORKER_DIED, Journal, metric_items
 from tracking.tracker import SEED, STUDY, TRIAL, Tracker
 
 if TYPE_CHECKING:
-    from pipeline.outcome import Outcome
+    from pipeline.search.outcome import Outcome
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.problems import Problem
-from pipeline.training import SeedRun
+from pipeline.training.one_seed import SeedRun
 
 
 @dataclass

@@ -14,11 +14,11 @@ import keras
 import numpy as np
 
 from pipeline.errors import NonFiniteLoss
-from pipeline.multi_seed import train_seeds
+from pipeline.settings import ENSEMBLE_SIZE
+from pipeline.training.multi_seed import train_seeds
 from pipeline.problems import Problem, Splits
 from reports.stats import fmt, significantly_better
 
-DEFAULT_SIZE = 5  # seeds of the final refit; 1 refits and registers one seed model
 MEMBER_PREFIX = "seed_"  # an ensemble member's name: seed_<seed>
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline.champion.candidate import Candidate, raw_examples
-from pipeline.champion.ensemble import DEFAULT_SIZE, EnsembleChoice, refit
+from pipeline.champion.ensemble import EnsembleChoice, refit
+from pipeline.settings import ENSEMBLE_SIZE
 from pipeline.champion.record import BOOK_REFERENCE, ChampionRecord
 from pipeline.champion.registry import record_decision, register
 from pipeline.problems import Problem, Splits
 from pipeline.problems.data_spec import DataSpec
-from pipeline.seeding import report_seeds
+from pipeline.training.seeding import report_seeds
 from reports.stats import Comparison, significantly_better
 from tracking.names import model_name
 from tracking.packaging import log_problem_model
@@ -44,7 +45,7 @@ class Finalized:
 
 def finalize(problem: Problem, splits: Splits, data: DataSpec, winner: Candidate, comparison: Comparison,
              seeds: list[int], tracker, experiment_id: str, parent_run_id: str, champion: Candidate | None = None,
-             alpha: float = 0.05, ensemble: int = DEFAULT_SIZE, fuse: bool = True,
+             alpha: float = 0.05, ensemble: int = ENSEMBLE_SIZE, fuse: bool = True,
              veto: str | None = None) -> Finalized:
     """Refit on all non-test data for the median best epoch of the winner's seeds, with the first `ensemble`
     report seeds; register their ensemble or the first seed's model, as pipeline.champion.ensemble decides.

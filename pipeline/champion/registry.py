@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 from pipeline.champion.record import DECISION, ROLLED_BACK, ChampionRecord
 from pipeline.errors import UsageError
-from pipeline.settings import DEFAULT_RUNS_DIR
-from pipeline.storage import tracker_for
+from pipeline.settings import JobSettings
 from tracking.names import experiment_name, model_name
 from tracking.registry import CHALLENGER, CHAMPION, PREVIOUS, Registry
 
@@ -56,9 +54,9 @@ def record_decision(registry: Registry, name: str, version: str, decision: str) 
     registry.set_version_tags(name, version, {DECISION: decision})
 
 
-def rollback(problem: str, tracking: str | None = None, runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
+def rollback(problem: str, settings: JobSettings) -> str:
     """Swap `champion` and `previous`: the previous champion serves again (run twice to undo)."""
-    registry = Registry(tracker_for(tracking, runs_dir))
+    registry = Registry(settings.tracker())
     name = model_name(problem)
     current, previous = registry.alias(name, CHAMPION), registry.alias(name, PREVIOUS)
     if previous is None or current is None:
@@ -69,9 +67,9 @@ def rollback(problem: str, tracking: str | None = None, runs_dir: Path = DEFAULT
     return f"{name}: champion is v{previous.version} again (v{current.version} is now 'previous')"
 
 
-def history(problem: str, tracking: str | None = None, runs_dir: Path = DEFAULT_RUNS_DIR) -> str:
+def history(problem: str, settings: JobSettings) -> str:
     """Registry versions with aliases and scores, then each retune's decision."""
-    tracker = tracker_for(tracking, runs_dir)
+    tracker = settings.tracker()
     name = model_name(problem)
     versions = Registry(tracker).versions(name)
     if not versions:

@@ -13,7 +13,7 @@ from pipeline.problems.forecast_baselines import Baselines, baselines, detect_se
 class ForecastScoring:
     """Needs from CsvSeries: params, scale, shift, target_index, values, dates, _bounds, decode_y."""
 
-    forecasts = True  # the report keeps its candidates' test forecasts (pipeline/candidates.py)
+    forecasts = True  # the report keeps its candidates' test forecasts (pipeline/report/candidates.py)
 
     def _target_units(self, scaled: np.ndarray) -> np.ndarray:
         return np.asarray(scaled, float) * self.scale[self.target_index] + self.shift[self.target_index]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Callable
 
 from pipeline.settings import JobSettings
-from tracking import mask_credentials
+from tracking.tracker import mask_credentials
 
 
-def dashboard(settings: JobSettings, host: str = "127.0.0.1", port: int = 8080,
+def dashboard(settings: JobSettings, host: str, port: int,
               echo: Callable[[str], None] = print) -> None:
     """Serve until interrupted (one process, optuna-dashboard's own server)."""
     from optuna_dashboard import run_server

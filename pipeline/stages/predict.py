@@ -7,11 +7,10 @@ import pandas as pd
 
 from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, get_problem
-from pipeline.settings import DEFAULT_RUNS_DIR
-from pipeline.storage import tracker_for
+from pipeline.settings import JobSettings
 from tracking.names import model_name
 from tracking.packaging import INPUT_COLUMN
-from tracking.registry import CHAMPION, Registry, alias_uri, load_model
+from tracking.registry import Registry, alias_uri, load_model
 
 
 def read_inputs(inputs: list[str] | None, input_file: str | None) -> list[str]:
@@ -30,12 +29,11 @@ def read_inputs(inputs: list[str] | None, input_file: str | None) -> list[str]:
     return raw
 
 
-def predict(problem: str, raw: list[str], alias: str = CHAMPION, tracking: str | None = None,
-            runs_dir: Path = DEFAULT_RUNS_DIR) -> list[tuple[str, str]]:
+def predict(problem: str, raw: list[str], alias: str, settings: JobSettings) -> list[tuple[str, str]]:
     """(input, decoded prediction) pairs from models:/lstm-<problem>@<alias>."""
     if problem not in PROBLEMS:
         get_problem(problem)  # unknown problem -> the error that lists the known ones
-    tracker = tracker_for(tracking, runs_dir)
+    tracker = settings.tracker()
     name = model_name(problem)
     if Registry(tracker).alias(name, alias) is None:
         raise UsageError(f"no model '{name}' with alias '{alias}' in {tracker.uri}; "

@@ -8,33 +8,20 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from pipeline.candidates import Candidate, add_champion, evaluate_candidates, select_candidates, tuned_studies
+from pipeline.report.candidates import Candidate, add_champion, evaluate_candidates, select_candidates, tuned_studies
 from pipeline.champion import Finalized, current_champion, finalize
-from pipeline.champion.ensemble import DEFAULT_SIZE
 from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, Problem, Splits, get_problem
 from pipeline.problems.data_spec import DataSpec
-from pipeline.seeding import report_seeds
-from pipeline.settings import JobSettings
-from pipeline.storage import silence_optuna
-from pipeline.forecast_report import forecast_report
-from pipeline.report_document import registry_section, report_sections
+from pipeline.training.seeding import report_seeds
+from pipeline.settings import AUTO, MAX_AUTO_SEEDS, PILOT_SEEDS, ReportSettings
+from pipeline.stores.storage import silence_optuna
+from pipeline.report.forecast import forecast_report
+from pipeline.report.document import registry_section, report_sections
 from reports import plots
 from reports.html import write_report
 from reports.stats import compare, fill_failed, seeds_for
 from tracking.names import experiment_name
-
-
-@dataclass
-class ReportSettings(JobSettings):
-    problem: str
-    top_k: int = 5
-    repeats: int | str = 30  # seeds per candidate, or "auto": a pilot picks enough to detect the margin
-    out_dir: Path = Path("reports/out")
-    alpha: float = 0.05
-    margin: float | None = None  # equivalence margin in the metric's units (None: the problem's own)
-    register: bool = True
-    ensemble: int = DEFAULT_SIZE  # seeds of the final refit: their ensemble is registered when it wins (1: one seed)
 
 
 @dataclass
@@ -61,9 +48,6 @@ def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.S
     data = DataSpec.from_dict(studies[0].user_attrs["data"])
     problem = get_problem(settings.problem, **data.params)
     return problem, data.splits(problem), studies, data
-
-
-AUTO, PILOT_SEEDS, MAX_AUTO_SEEDS = "auto", 6, 40
 
 
 def report(settings: ReportSettings) -> ReportResult:

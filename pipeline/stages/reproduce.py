@@ -7,10 +7,10 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline import references
+from search_spaces import references
 from pipeline.problems import PROBLEMS, get_problem
-from pipeline.multi_seed import train_seeds
-from pipeline.seeding import tuning_seeds
+from pipeline.training.multi_seed import train_seeds
+from pipeline.training.seeding import tuning_seeds
 
 SIZE_KEYS = ("n_train", "n_test")
 
@@ -55,7 +55,7 @@ def reproduce_one(name: str, seeds: int, data: dict[str, str] | None = None, fus
     return Reproduction(name, arch, problem.metric, scores, extra, seconds, book)
 
 
-def reproduce(name: str, seeds: int = 5, data: dict[str, str] | None = None,
+def reproduce(name: str, seeds: int, data: dict[str, str] | None = None,
               echo: Callable[[str], None] | None = None, fuse: bool = True) -> list[Reproduction]:
     """One problem, or 'all' (every problem with a book figure; csv needs a file and is skipped)."""
     names = [n for n in PROBLEMS if n != "csv"] if name == "all" else [name]

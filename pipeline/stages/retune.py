@@ -32,32 +32,20 @@ from pipeline.champion import RETUNE_ROLE, ChampionRecord, raw_examples, record_
 from pipeline.champion.ensemble import members
 from pipeline.champion.updates import BASELINE, Plan, candidate_plans, old_plus_new, winner_record
 from pipeline.errors import UsageError
-from pipeline.locking import job_lock
-from pipeline.multi_seed import train_seeds
-from pipeline.objective import Objective, StudyContext
+from pipeline.stores.locking import job_lock
+from pipeline.training.multi_seed import train_seeds
+from pipeline.search.objective import Objective, StudyContext
 from pipeline.problems import Problem, Splits, problem_from_state
 from pipeline.problems.data_spec import DataSpec
-from pipeline.seeding import retune_seeds, tuning_seeds
-from pipeline.settings import JobSettings
-from pipeline.storage import silence_optuna
-from pipeline.studies import trial_logging
+from pipeline.training.seeding import retune_seeds, tuning_seeds
+from pipeline.settings import RetuneSettings
+from pipeline.stores.storage import silence_optuna
+from pipeline.search.studies import trial_logging
 from reports.stats import decide_promotion, fill_failed
 from search_spaces.loader import load_space
 from tracking.names import experiment_name, model_name
 from tracking.packaging import load_parts, log_problem_model
 from tracking.registry import CHAMPION, Registry, alias_uri
-
-
-@dataclass
-class RetuneSettings(JobSettings):
-    problem: str
-    data: dict[str, str] = field(default_factory=dict)  # csv: path=<newer file>
-    data_seed: int | None = None  # synthetic problems: default = a seed no earlier retune used
-    repeats: int = 10
-    extra_epochs: int = 5
-    trials: int = 4  # the short warm-started study
-    tune_seeds: int = 2
-    alpha: float = 0.05
 
 
 @dataclass

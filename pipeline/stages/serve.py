@@ -10,11 +10,11 @@ from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, get_problem
 from pipeline.settings import JobSettings
 from tracking.names import model_name
-from tracking.registry import CHAMPION, Registry, version_uri
+from tracking.registry import Registry, version_uri
 from tracking.serving import serve as run_server
 
 
-def serve(problem: str, settings: JobSettings, alias: str = CHAMPION, host: str = "127.0.0.1", port: int = 5001,
+def serve(problem: str, settings: JobSettings, alias: str, host: str, port: int,
           echo: Callable[[str], None] = print) -> None:
     if problem not in PROBLEMS:
         get_problem(problem)  # unknown problem -> the error that lists the known ones

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.errors import UsageError
 from pipeline.settings import JobSettings
-from tracking import mask_credentials
+from tracking.tracker import mask_credentials
 from tracking.outbox import replay
 
 

@@ -1,42 +1,22 @@
 """Tune stage: one Optuna study per architecture/problem pair, every trial over several seeds.
 
-pipeline.studies opens the studies, the engine (pipeline.engines) runs their trials, and
-pipeline.progress shows them; this stage shares the time budget and summarizes.
+pipeline.search.studies opens the studies; the engine (pipeline.search.engines) runs their trials in this
+process, or worker processes share each study (pipeline.search.workers): this stage decides which. It
+shares the time budget, shows progress (pipeline.search.progress) and summarizes.
 """
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from pipeline.engines import DEFAULT_BATCH, DEFAULT_PRUNER, DEFAULT_SAMPLER, DEFAULT_TRIALS, OPTUNA
-from pipeline.progress import Progress
-from pipeline.settings import JobSettings
-from pipeline.studies import PairResult, open_study, pair_result, session
-from tracking import mask_credentials
+from pipeline.search.options import TuneSettings
+from pipeline.search.progress import Progress, count_finished
+from pipeline.search.studies import PairResult, open_study, pair_result, session
+from pipeline.search.workers import run_workers
+from tracking.tracker import mask_credentials
 
 __all__ = ["PairResult", "TuneResult", "TuneSettings", "format_summary", "tune"]
-
-
-@dataclass
-class TuneSettings(JobSettings):
-    problem: str
-    architectures: str | None = None  # None/"all" = every valid architecture
-    trials: int = DEFAULT_TRIALS  # new trials per study in this invocation, at most
-    seeds: int = 3
-    timeout: float | None = 600.0  # seconds for the whole invocation, shared by the studies
-    space: str | None = None  # a user's YAML file (applies to every architecture chosen)
-    study_seed: int = 0  # seeds the sampler and the list of training seeds
-    data: dict[str, str] = field(default_factory=dict)  # problem parameters and n_train/n_val/n_test
-    data_seed: int = 0
-    pruner: str = DEFAULT_PRUNER  # halving | hyperband | median | none
-    racing_alpha: float = 0.05
-    tag: str | None = None  # appended to study names, to keep separate studies of the same pair
-    workers: int = 1  # local worker processes sharing each study
-    batch: int = DEFAULT_BATCH  # trials trained at once as one fused model (one process; 1 = one at a time)
-    engine: str = OPTUNA  # optuna | keras-tuner: which library picks the configurations
-    kt_algorithm: str = "random"  # keras-tuner engine: random | hyperband | bayesian
-    sampler: str = DEFAULT_SAMPLER  # optuna engine: tpe | random | gp
 
 
 @dataclass
@@ -71,7 +51,11 @@ def tune(settings: TuneSettings) -> TuneResult:
         start = time.perf_counter()
         progress = Progress(pair.study.study_name, settings.trials, settings.progress, pair.ctx.deadline)
         try:
-            s.engine.run(pair.study, pair.ctx, settings, timeout, progress)
+            if settings.workers > 1:
+                run_workers(settings, arch, count_finished(pair.study) + settings.trials, timeout, pair.study,
+                            progress)
+            else:
+                s.engine.run(pair.study, pair.ctx, settings.trials, timeout, progress)
         except KeyboardInterrupt:
             result.interrupted = True
         finally:

@@ -1,0 +1,107 @@
+"""Candidates for the report: the studies of a problem, their top K distinct configurations (plus the
+book's reference configuration), and their re-evaluation over fresh seeds, scored on the test set."""
+from __future__ import annotations
+
+import math
+import sys
+
+import optuna
+from tqdm import tqdm
+
+from search_spaces import references
+from pipeline.architectures import resolve
+from pipeline.champion.candidate import Candidate, config_key
+from pipeline.champion.record import ChampionRecord
+from pipeline.training.listeners import SeedListener
+from pipeline.training.multi_seed import train_seeds
+from pipeline.problems import Problem, Splits
+from pipeline.training.one_seed import SeedRun
+from search_spaces.loader import load_space
+
+REFERENCE = "reference"
+
+__all__ = ["REFERENCE", "Candidate", "add_champion", "evaluate_candidates", "select_candidates", "tuned_studies"]
+
+
+def tuned_studies(problem: str, storage) -> list[optuna.Study]:
+    """Every study of the problem in the storage that holds at least one complete trial."""
+    studies = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        if summary.user_attrs.get("problem") != problem:
+            continue
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+            studies.append(study)
+    return studies
+
+
+def select_candidates(problem: Problem, studies: list[optuna.Study], top_k: int) -> list[Candidate]:
+    """The top K complete trials across all studies (architectures compete), plus the reference."""
+    trials = [(study, t) for study in studies for t in study.get_trials(deepcopy=False)
+              if t.state == optuna.trial.TrialState.COMPLETE and "hp" in t.user_attrs]
+    trials.sort(key=lambda st: st[1].value, reverse=problem.direction == "maximize")
+    native = references.native(problem.name)
+    ref_hp = references.reference_config(problem.name, load_space(native, problem.name))
+    ref_key = config_key(native, resolve(ref_hp))
+    candidates: list[Candidate] = []
+    seen: set[str] = set()
+    for study, t in trials:
+        arch = study.user_attrs["architecture"]
+        key = config_key(arch, resolve(t.user_attrs["hp"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        name = f"{arch}#{t.number}" if key != ref_key else f"{REFERENCE} ({arch}#{t.number})"
+        candidates.append(Candidate(name, arch, dict(t.user_attrs["hp"]), study.study_name, t.number, t.value))
+        if len(candidates) == top_k:
+            break
+    if ref_key not in seen:
+        candidates.append(Candidate(REFERENCE, native, ref_hp))
+    return candidates
+
+
+def add_champion(candidates: list[Candidate], version: str, record: ChampionRecord) -> list[Candidate]:
+    """The current champion's configuration among the candidates (re-evaluated on the same seeds and test
+    data as the others, so the promotion test compares like with like): marks the candidate that already
+    is its configuration, or adds it as "champion v<version>"."""
+    for c in candidates:
+        if config_key(c.architecture, resolve(c.hp)) == config_key(record.architecture, resolve(record.hp)):
+            c.champion = version
+            return candidates
+    return candidates + [Candidate(f"champion v{version}", record.architecture, dict(record.hp), record.study,
+                                   record.trial, champion=version)]
+
+
+class _TestScorer(SeedListener):
+    """Scores each finished seed run on the test set, drops its model and advances the progress bar."""
+
+    def __init__(self, problem: Problem, splits: Splits, candidate: Candidate, bar: tqdm) -> None:
+        self.problem, self.splits, self.candidate, self.bar = problem, splits, candidate, bar
+
+    def finished(self, index: int, run: SeedRun) -> None:
+        if run.failure:
+            self.candidate.test_scores.append(math.nan)  # reports.stats.fill_failed decides what it scores
+        else:
+            scores = self.problem.evaluate(run.model, self.splits.x_test, self.splits.y_test)
+            self.candidate.test_scores.append(float(scores[self.problem.metric]))
+            self.candidate.test_metrics.append({k: float(v) for k, v in scores.items()})
+            if getattr(self.problem, "forecasts", False):  # the report plots the test period
+                self.candidate.test_forecasts.append(self.problem.test_forecasts(
+                    run.model.predict(self.splits.x_test, batch_size=256, verbose=0)))
+        run.model = None
+        self.candidate.runs.append(run)
+        self.bar.set_postfix(candidate=self.candidate.name, refresh=False)
+        self.bar.update(1)
+
+
+def evaluate_candidates(problem: Problem, splits: Splits, candidates: list[Candidate], seeds: list[int],
+                        progress: bool, fuse: bool = True) -> None:
+    """Train each candidate on each seed (early stopping on validation) and score it on the test set; a
+    diverging seed is recorded (its score nan, its reason in the candidate's failures), not a crash."""
+    bar = tqdm(total=len(candidates) * len(seeds), desc="re-evaluating", unit="run", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    for candidate in candidates:
+        train_seeds(problem, candidate.architecture, candidate.hp, seeds, (splits.x_train, splits.y_train),
+                    (splits.x_val, splits.y_val), listener=_TestScorer(problem, splits, candidate, bar),
+                    keep_models=True, fuse=fuse, record_failures=True)
+    bar.close()
