@@ -39,7 +39,7 @@ opt = $(if $(2),$(1) $(2))
 CLI = $(PY) -m pipeline.cli $(if $(filter 1 yes true,$(VERBOSE)),-v)
 NOFUSE = $(if $(filter 0 no false,$(FUSE)),--no-fuse)
 
-.PHONY: venv test tune report predict serve dashboard retune schedule rollback history sync reproduce bench server ui clean
+.PHONY: venv test test-fast tune report predict serve dashboard retune schedule rollback history sync reproduce bench server ui clean
 
 venv: $(STAMP)
 
@@ -51,8 +51,13 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
+# Everything: unit, integration (real training and stores), end to end (stages, subprocesses, servers).
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# The fast lane: unit tests only (no training), well under 2 minutes.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests/unit
 
 tune: $(STAMP)
 	@$(CLI) tune --problem $(PROBLEM) --arch $(ARCH) $(call opt,--trials,$(TRIALS)) $(call opt,--timeout,$(TIMEOUT)) \

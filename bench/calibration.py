@@ -18,7 +18,7 @@ from scipy import stats
 
 from bench.common import Results, table
 from pipeline.search.racing import planned_looks, race_reference, raced_out
-from reports.stats import bootstrap_ci, compare, decide_promotion
+from reports.stats import Resampling, bootstrap_ci, compare, decide_promotion
 
 ALPHA = 0.05
 SEED_SD, RUN_SD = 0.6, 0.8  # a candidate's score: SD 1 (0.6^2 + 0.8^2), 36% of its variance shared by seed
@@ -52,8 +52,9 @@ def selection_rates(rng, reps: int, n_seeds: int, candidates: int) -> tuple[floa
     for _ in range(reps):
         values = scores(rng, n_seeds, [0.0] * candidates, False)
         named = {f"c{i}": v for i, v in enumerate(values)}
-        held = compare(named, "maximize", alpha=ALPHA, paired=True, n_boot=0)
-        naive = compare(named, "maximize", alpha=ALPHA, paired=True, holdout=False, n_boot=0)
+        held = compare(named, "maximize", alpha=ALPHA, paired=True, resampling=Resampling(n_boot=0))
+        naive = compare(named, "maximize", alpha=ALPHA, paired=True, holdout=False,
+                        resampling=Resampling(n_boot=0))
         fired += any(p.significantly_worse for p in held.pairwise)
         fired_naive += any(p.significantly_worse for p in naive.pairwise)
         bias.append(held.estimate)
@@ -67,7 +68,7 @@ def smaller_wins(rng, reps: int, n_seeds: int, gap_in_margins: float, margin: fl
     for _ in range(reps):
         big, small = scores(rng, n_seeds, [0.0, -gap_in_margins * margin], False)
         result = compare({"big": big, "small": small}, "maximize", params={"big": 1000, "small": 10},
-                         alpha=ALPHA, paired=True, margin=margin, n_boot=0)
+                         alpha=ALPHA, paired=True, margin=margin, resampling=Resampling(n_boot=0))
         wins += result.winner == "small"
     return wins / reps
 

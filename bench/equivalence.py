@@ -19,7 +19,7 @@ from pathlib import Path
 
 TUNE = ["tune", "--problem", "addition", "--trials", "16", "--timeout", "0", "--no-report", "--no-progress"]
 REPORT = ["report", "--problem", "addition", "--top-k", "2", "--repeats", "4", "--no-progress"]
-VOLATILE = ("time", "seconds", "git_commit", "run_id", "uri", "path", "mlflow.", "source", "storage")
+VOLATILE = ("time", "seconds", "git_commit", "run_id", "report_run", "uri", "path", "mlflow.", "source", "storage")
 
 
 def _keep(key: str) -> bool:

@@ -18,12 +18,12 @@ from scipy import stats
 from bench.common import PROBLEMS, Results, median, table, timed, workload
 from bench.floor import TF_DEFAULT_THREADS, bare_loop_seconds, matmul_rate, workload_flops
 from pipeline.architectures import build_model
-from pipeline.training.multi_seed import train_seeds
+from pipeline.training.multi_seed import TrainOptions, train_seeds
 
 
 def _train(problem, arch, hp, splits, seeds, fuse):
     return train_seeds(problem, arch, hp, seeds, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val),
-                       fuse=fuse)
+                       options=TrainOptions(fuse=fuse))
 
 
 SIZES = ((5000, 10, 1), (1500, 2, 3))  # (training samples, epochs, repeats): make tune's size, and a tiny one

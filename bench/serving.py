@@ -47,7 +47,7 @@ def register_model(runs_dir: Path, epochs: int = 1) -> tuple[list[str], list[str
     @champion under runs_dir; returns (raw inputs, the model's answers)."""
     from pipeline.champion import raw_examples
     from pipeline.problems import get_problem
-    from pipeline.training.one_seed import train_one
+    from pipeline.training.one_seed import TrainOptions, train_one
     from tracking.tracker import Tracker
     from tracking.packaging import log_problem_model
     from tracking.registry import Registry
@@ -55,7 +55,7 @@ def register_model(runs_dir: Path, epochs: int = 1) -> tuple[list[str], list[str
     problem = get_problem("echo")
     splits = problem.splits(seed=0, n_train=64, n_val=16, n_test=128)
     model = train_one(problem, "vanilla", {"units": 4, "epochs": epochs}, 0, (splits.x_train, splits.y_train),
-                      keep_model=True).model
+                      options=TrainOptions(keep_models=True)).model
     tracker = Tracker.embedded(runs_dir)
     run_id = tracker.start_run(tracker.experiment_id("lstm-echo"), "final", "final")
     examples = raw_examples(problem, splits.x_test)

@@ -45,6 +45,17 @@ def _schema_ready(path: str) -> bool:
         return False
 
 
+def tiny_data(name: str):
+    """(problem, train, validation) of a problem at its tiny test size (conftest.TINY), data seed 0."""
+    from conftest import TINY
+    from pipeline.problems import get_problem
+
+    sizes = {k: v for k, v in TINY[name].items() if k.startswith("n_")}
+    problem = get_problem(name)
+    splits = problem.splits(seed=0, **sizes)
+    return problem, (splits.x_train, splits.y_train), (splits.x_val, splits.y_val)
+
+
 @contextmanager
 def postgres(prefix: str):
     """Two fresh PostgreSQL databases, (Optuna's URL, MLflow's URL), dropped afterwards; the test is skipped

@@ -53,12 +53,6 @@ class Registry:
     def set_alias(self, name: str, alias: str, version: str | int) -> None:
         self.client.set_registered_model_alias(name, alias, str(version))
 
-    def delete_alias(self, name: str, alias: str) -> None:
-        try:
-            self.client.delete_registered_model_alias(name, alias)
-        except MlflowException:
-            pass
-
     def promote(self, name: str, version: str | int) -> None:
         """Make `version` the champion; the old champion becomes `previous` (one-command rollback)."""
         old = self.alias(name, CHAMPION)

@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import io
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Collection
+from typing import Any, Callable, Collection, Iterator, Protocol
 
 from pipeline.training.listeners import SeedListener
 from pipeline.training.one_seed import SeedRun
 from reports.plots import close, learning_curves
 from tracking.outbox import WORKER_DIED, Journal, metric_items
-from tracking.tracker import SEED, STUDY, TRIAL, Tracker
+from tracking.tracker import SEED, STUDY, TRIAL, Tracker, ending
 
-if TYPE_CHECKING:
-    from pipeline.search.outcome import Outcome
+
+class Ending(Protocol):
+    """How a trial ended, as its runs record it (pipeline.search.outcome.Outcome is one)."""
+
+    state: str  # COMPLETE, PRUNED or FAIL
+    status: str  # the trial run's MLflow status
+    reason: str | None
+    cut_status: str  # the status of a seed run cut off while training
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,6 @@ class RunScope:
     tracker: Tracker
     experiment_id: str
     run_id: str
-
-    def child(self, name: str, role: str, tags: dict[str, Any] | None = None,
-              params: dict[str, Any] | None = None) -> RunScope:
-        """A new run nested under this one."""
-        run_id = self.tracker.start_run(self.experiment_id, name, role, self.run_id, tags=tags, params=params)
-        return RunScope(self.tracker, self.experiment_id, run_id)
 
     def running_children(self, role: str | None = None) -> list[tuple[RunScope, dict[str, str]]]:
         """The runs nested directly under this one that are still RUNNING, with their tags."""
@@ -51,6 +52,17 @@ class RunScope:
                           {"run": self.run_id})
         journal.do({"op": "end", "run": "run", "status": status, "tags": tags})
         journal.close()
+
+    @contextmanager
+    def closing(self) -> Iterator[RunScope]:
+        """This run for the block, then ended as Tracker.run ends one: FINISHED, or KILLED on Ctrl-C and
+        FAILED on another exception, with the reason (which goes on up)."""
+        try:
+            yield self
+        except BaseException as exc:
+            self.end(*ending(exc))
+            raise
+        self.end()
 
 
 def open_study_run(tracker: Tracker, experiment_id: str, name: str, run_id: str | None, tags: dict[str, Any],
@@ -136,7 +148,7 @@ class TrialRuns(SeedListener):
                          "path": "model_input_example.json"})
         return uri or f"runs:/{self.run_id or 'pending'}/model"
 
-    def close(self, outcome: Outcome, runs: list[SeedRun], summary: dict[str, float] | None) -> None:
+    def close(self, outcome: Ending, runs: list[SeedRun], summary: dict[str, float] | None) -> None:
         """End the seed runs cut off by the trial's end, then the trial run, as `outcome` says."""
         for seed in sorted(self.open):
             self.journal.do({"op": "end", "run": f"seed-{seed}", "status": outcome.cut_status,

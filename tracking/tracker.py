@@ -56,6 +56,14 @@ def git_commit() -> str:
         return "unknown"
 
 
+def ending(exc: BaseException) -> tuple[str, dict[str, str]]:
+    """How a run cut short by `exc` ends: KILLED on Ctrl-C, else FAILED; tagged with the reason (the
+    exception's type and the first line of its message)."""
+    lines = str(exc).strip().splitlines()
+    reason = f"{type(exc).__name__}: {lines[0]}"[:500] if lines else type(exc).__name__
+    return "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED", {"reason": reason}
+
+
 class Tracker:
     """Logs to one MLflow tracking URI; `artifact_root` is used when experiments are created."""
 
@@ -98,6 +106,19 @@ class Tracker:
         if params:
             self.log_params(run.info.run_id, params)
         return run.info.run_id
+
+    @contextmanager
+    def run(self, experiment_id: str, name: str, role: str, parent_id: str | None = None,
+            tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> Iterator[str]:
+        """A run (as start_run makes it) for the block, whose id it gives: ended FINISHED when the block
+        returns, KILLED on Ctrl-C and FAILED on any other exception, with the reason, which goes on up."""
+        run_id = self.start_run(experiment_id, name, role, parent_id, tags=tags, params=params)
+        try:
+            yield run_id
+        except BaseException as exc:
+            self.end_run(run_id, *ending(exc))
+            raise
+        self.end_run(run_id)
 
     def run_exists(self, run_id: str | None) -> bool:
         if not run_id:

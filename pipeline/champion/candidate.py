@@ -25,6 +25,10 @@ class Candidate:
     test_metrics: list[dict[str, float]] = field(default_factory=list)  # every test metric of each trained seed
     test_forecasts: list[np.ndarray] = field(default_factory=list)  # forecasting problems: each seed's, in units
     champion: str | None = None  # the registry version this configuration is champion as, if it is
+    # How a retune's candidate trains unlike the report's (pipeline.report.candidates.evaluate_candidates):
+    train: tuple[np.ndarray, np.ndarray] | None = None  # its own training data (None: the splits' training part)
+    initial_weights: list[np.ndarray] | None = None  # weights it goes on training from (None: a new model)
+    model: Any = None  # its first trained seed's model, when the re-evaluation keeps it
 
     @property
     def n_params(self) -> int:

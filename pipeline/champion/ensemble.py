@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline.errors import NonFiniteLoss
 from pipeline.settings import ENSEMBLE_SIZE
-from pipeline.training.multi_seed import train_seeds
+from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.problems import Problem, Splits
 from reports.stats import fmt, significantly_better
 
@@ -124,8 +124,8 @@ def refit(problem: Problem, architecture: str, hp: dict[str, Any], seeds: list[i
     """Refit the configuration with each seed on train + validation (fused towers where the model allows),
     score every seed model and their ensemble on the test set; the model `choose` registers, and the choice.
     A seed that diverges is left out (said in the rule); NonFiniteLoss when every seed diverges."""
-    runs = train_seeds(problem, architecture, hp, seeds, splits.train_plus_validation(), keep_models=True,
-                       fuse=fuse, record_failures=True)
+    runs = train_seeds(problem, architecture, hp, seeds, splits.train_plus_validation(),
+                       options=TrainOptions(keep_models=True, fuse=fuse, record_failures=True))
     done = [r for r in runs if not r.failure]
     failed = [f"seed {r.seed}: {r.failure}" for r in runs if r.failure]
     if not done:

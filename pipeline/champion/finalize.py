@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from pipeline.champion.candidate import Candidate, raw_examples
 from pipeline.champion.ensemble import EnsembleChoice, refit
-from pipeline.settings import ENSEMBLE_SIZE
+from pipeline.settings import ReportSettings
 from pipeline.champion.record import BOOK_REFERENCE, ChampionRecord
 from pipeline.champion.registry import record_decision, register
 from pipeline.problems import Problem, Splits
@@ -22,6 +23,7 @@ from reports.stats import Comparison, significantly_better
 from tracking.names import model_name
 from tracking.packaging import log_problem_model
 from tracking.registry import CHAMPION, Registry
+from tracking.run_tree import RunScope
 
 
 @dataclass
@@ -43,63 +45,131 @@ class Finalized:
         return f"{where}{kind}: {self.decision}"
 
 
-def finalize(problem: Problem, splits: Splits, data: DataSpec, winner: Candidate, comparison: Comparison,
-             seeds: list[int], tracker, experiment_id: str, parent_run_id: str, champion: Candidate | None = None,
-             alpha: float = 0.05, ensemble: int = ENSEMBLE_SIZE, fuse: bool = True,
-             veto: str | None = None) -> Finalized:
-    """Refit on all non-test data for the median best epoch of the winner's seeds, with the first `ensemble`
-    report seeds; register their ensemble or the first seed's model, as pipeline.champion.ensemble decides.
+@dataclass(frozen=True)
+class Verdict:
+    """What the report decided: its winner, the comparison that chose it over `seeds`, the current
+    champion's configuration among its candidates (None when it is not one) and a `veto` (why the winner
+    may not be champion, e.g. a forecast that does not beat the naive one)."""
+
+    winner: Candidate
+    comparison: Comparison
+    seeds: list[int]
+    champion: Candidate | None = None
+    veto: str | None = None
+
+    @property
+    def confirm(self) -> slice:
+        """The comparison's confirmation seeds (the scores that did not choose the winner)."""
+        n = self.comparison.n_confirm
+        return slice(len(self.seeds) - n, None) if n else slice(None)
+
+    @property
+    def epochs(self) -> int:
+        """The median best epoch of the winner's seeds: how long the refit trains."""
+        return max(1, int(np.median([r.best_epoch for r in self.winner.runs if not r.failure])))
+
+
+@dataclass(frozen=True)
+class FinalModel:
+    """The winner refit on all non-test data: what it trained with, the model to register and how it was
+    chosen, its registry record; once logged, its final run and model URI."""
+
+    hp: dict[str, Any]
+    model: Any
+    choice: EnsembleChoice
+    record: ChampionRecord
+    run_id: str = ""
+    uri: str = ""
+
+
+def finalize(problem: Problem, splits: Splits, data: DataSpec, verdict: Verdict, report_run: RunScope,
+             settings: ReportSettings) -> Finalized:
+    """Refit on all non-test data for the median best epoch of the winner's seeds, with the first
+    `settings.ensemble` report seeds; register their ensemble or the first seed's model, as
+    pipeline.champion.ensemble decides; its final run is nested under `report_run`.
 
     The winner's record keeps the scores that did not choose it (the comparison's confirmation seeds), and
     the promotion test compares them with the champion's configuration re-evaluated on the same seeds and
-    test data (`champion`, a candidate of this report): never with scores from other data. A `veto` (the
-    reason the winner may not be champion, e.g. a forecast that does not beat the naive one) registers it
-    as challenger whatever the test says. The version's decision tag holds the sentence that placed it."""
-    epochs = max(1, int(np.median([r.best_epoch for r in winner.runs if not r.failure])))
+    test data (`verdict.champion`, a candidate of this report): never with scores from other data. A veto
+    registers it as challenger whatever the test says. The version's decision tag holds the sentence that
+    placed it."""
     name = model_name(problem.name)
-    registry = Registry(tracker)
+    registry = Registry(report_run.tracker)
     current = registry.alias(name, CHAMPION)
-    if current is not None and winner.champion == str(current.version):  # nothing to refit or register
+    if current is not None and verdict.winner.champion == str(current.version):  # nothing to refit or register
         return Finalized(name, None, None, f"champion v{current.version} unchanged: the winner is its "
-                         "configuration", epochs, problem.metric, math.nan, None)
-    hp = {**winner.hp, "epochs": epochs}
-    final_seeds = report_seeds(max(1, ensemble))
-    model, choice = refit(problem, winner.architecture, hp, final_seeds, splits, alpha, fuse)
-    test_score = choice.score
-    confirm = slice(len(seeds) - comparison.n_confirm, None) if comparison.n_confirm else slice(None)
+                         "configuration", verdict.epochs, problem.metric, math.nan, None)
+    final = _refit(problem, splits, data, verdict, settings, report_run.run_id)
+    final = _log_final(problem, splits, verdict, final, report_run)
+    if current is None or verdict.champion is None:
+        return _first_registration(registry, problem, current, verdict, final)
+    return _versus_champion(registry, problem, current, verdict, final, settings.alpha)
+
+
+def _refit(problem: Problem, splits: Splits, data: DataSpec, verdict: Verdict, settings: ReportSettings,
+           report_run_id: str) -> FinalModel:
+    """The refit model and its record (not yet logged)."""
+    winner, comparison = verdict.winner, verdict.comparison
+    hp = {**winner.hp, "epochs": verdict.epochs}
+    model, choice = refit(problem, winner.architecture, hp, report_seeds(max(1, settings.ensemble)), splits,
+                          settings.alpha, settings.fuse)
+    confirm = verdict.confirm
     record = ChampionRecord(winner.architecture, winner.hp, problem.metric, problem.direction,
-                            comparison.scores[winner.name][confirm], seeds[confirm], data,
-                            study=winner.study or BOOK_REFERENCE, trial=winner.trial, report_run=parent_run_id,
-                            rule=comparison.rule, model_kind=choice.kind, model_test=test_score,
+                            comparison.scores[winner.name][confirm], verdict.seeds[confirm], data,
+                            study=winner.study or BOOK_REFERENCE, trial=winner.trial, report_run=report_run_id,
+                            rule=comparison.rule, model_kind=choice.kind, model_test=choice.score,
                             ensemble_test=choice.ensemble_score, final_seeds=choice.seeds, seed_tests=choice.seed_scores,
                             ensemble_rule=choice.rule)
+    return FinalModel(hp, model, choice, record)
 
-    final_run = tracker.start_run(experiment_id, f"final-{winner.name}", "final", parent_run_id,
-                                  tags={"problem": problem.name, "architecture": winner.architecture},
-                                  params={**hp, "architecture": winner.architecture, "seeds": choice.seeds})
-    _log_choice(tracker, final_run, choice, epochs)
-    examples = raw_examples(problem, splits.x_test[:3])
-    uri = log_problem_model(tracker, final_run, model, problem.state(), examples, problem.predict_raw(model, examples))
-    tracker.end_run(final_run)
 
-    vetoed = f"registered as challenger, not champion: {veto}"
-    if current is None or champion is None:
-        version, alias = register(registry, name, uri, final_run, record, promote=veto is None)
-        first = "first registration" if current is None else f"champion v{current.version} could not be re-evaluated"
-        decision = f"{first}: {'champion' if veto is None else vetoed}"
-        record_decision(registry, name, version, decision)
-        return Finalized(name, version, alias, decision, epochs, problem.metric, test_score, uri, choice=choice)
-    evidence = significantly_better(record.test_scores, comparison.scores[champion.name][confirm],
+def _log_final(problem: Problem, splits: Splits, verdict: Verdict, final: FinalModel, report_run: RunScope) -> FinalModel:
+    """The final run under the report's: the refit's test scores and its packaged model."""
+    tracker, winner = report_run.tracker, verdict.winner
+    with tracker.run(report_run.experiment_id, f"final-{winner.name}", "final", report_run.run_id,
+                     tags={"problem": problem.name, "architecture": winner.architecture},
+                     params={**final.hp, "architecture": winner.architecture, "seeds": final.choice.seeds}) as run_id:
+        _log_choice(tracker, run_id, final.choice, verdict.epochs)
+        examples = raw_examples(problem, splits.x_test[:3])
+        uri = log_problem_model(tracker, run_id, final.model, problem.state(), examples,
+                                problem.predict_raw(final.model, examples))
+    return replace(final, run_id=run_id, uri=uri)
+
+
+def _first_registration(registry: Registry, problem: Problem, current, verdict: Verdict, final: FinalModel) -> Finalized:
+    """No champion to test against (none yet, or its configuration was not re-evaluated): champion unless vetoed."""
+    name = model_name(problem.name)
+    version, alias = register(registry, name, final.uri, final.run_id, final.record, promote=verdict.veto is None)
+    first = "first registration" if current is None else f"champion v{current.version} could not be re-evaluated"
+    decision = f"{first}: {'champion' if verdict.veto is None else _vetoed(verdict.veto)}"
+    record_decision(registry, name, version, decision)
+    return Finalized(name, version, alias, decision, verdict.epochs, problem.metric, final.choice.score, final.uri,
+                     choice=final.choice)
+
+
+def _versus_champion(registry: Registry, problem: Problem, current, verdict: Verdict, final: FinalModel,
+                     alpha: float) -> Finalized:
+    """Champion when significantly better than the champion's configuration on the same seeds and test data
+    (and not vetoed), else challenger."""
+    name = model_name(problem.name)
+    evidence = significantly_better(final.record.test_scores,
+                                    verdict.comparison.scores[verdict.champion.name][verdict.confirm],
                                     problem.direction, alpha=alpha, paired=True)
-    record = replace(record, vs_champion=str(current.version), vs_champion_p=evidence.p_value)
-    version, alias = register(registry, name, uri, final_run, record, promote=evidence.better and veto is None)
-    verdict = "significantly better than" if evidence.better else "not significantly better than"
-    outcome = vetoed if veto is not None else "promoted" if evidence.better else "kept as challenger"
-    decision = (f"{verdict} champion v{current.version} re-evaluated on the same {len(record.seeds)} seeds and "
+    record = replace(final.record, vs_champion=str(current.version), vs_champion_p=evidence.p_value)
+    version, alias = register(registry, name, final.uri, final.run_id, record,
+                              promote=evidence.better and verdict.veto is None)
+    verdict_text = "significantly better than" if evidence.better else "not significantly better than"
+    outcome = (_vetoed(verdict.veto) if verdict.veto is not None else "promoted" if evidence.better
+               else "kept as challenger")
+    decision = (f"{verdict_text} champion v{current.version} re-evaluated on the same {len(record.seeds)} seeds and "
                 f"test data ({evidence.test}, p={evidence.p_value:.3g}): {outcome}")
     record_decision(registry, name, version, decision)
-    return Finalized(name, version, alias, decision, epochs, problem.metric, test_score, uri, evidence.p_value,
-                     choice)
+    return Finalized(name, version, alias, decision, verdict.epochs, problem.metric, final.choice.score, final.uri,
+                     evidence.p_value, final.choice)
+
+
+def _vetoed(veto: str) -> str:
+    return f"registered as challenger, not champion: {veto}"
 
 
 def _log_choice(tracker, run_id: str, choice: EnsembleChoice, epochs: int) -> None:

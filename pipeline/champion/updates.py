@@ -59,9 +59,19 @@ def candidate_plans(architecture: str, hp: dict[str, Any], tuned_hp: dict[str, A
     return plans
 
 
-def winner_record(name: str, plan: Plan, architecture: str, problem: Problem, scores: list[float], seeds: list[int],
-                  data: DataSpec, run_id: str, champion_version: str, p_value: float) -> ChampionRecord:
+@dataclass(frozen=True)
+class Evidence:
+    """The retune winner's test scores over the retune's seeds (a failed seed filled in), and its p-value
+    against the fair baseline (Holm)."""
+
+    scores: list[float]
+    seeds: list[int]
+    p_value: float
+
+
+def winner_record(name: str, plan: Plan, architecture: str, problem: Problem, evidence: Evidence, data: DataSpec,
+                  run_id: str, champion_version: str) -> ChampionRecord:
     """The registry record of the retune's winner: its configuration, and separately how it was produced."""
-    return ChampionRecord(architecture, plan.config, problem.metric, problem.direction, scores, seeds, data,
-                          retune_run=run_id, candidate=name, extra_epochs=plan.extra_epochs,
-                          vs_champion=champion_version, vs_baseline_p=p_value)
+    return ChampionRecord(architecture, plan.config, problem.metric, problem.direction, evidence.scores,
+                          evidence.seeds, data, retune_run=run_id, candidate=name, extra_epochs=plan.extra_epochs,
+                          vs_champion=champion_version, vs_baseline_p=evidence.p_value)

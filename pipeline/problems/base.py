@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -52,6 +53,11 @@ class Problem:
     margin: ClassVar[float | None] = None
     relative_margin: ClassVar[float] = 0.0
     input_dtype: ClassVar[str] = "float32"
+    # Capabilities, declared rather than guessed: a forecast of a series (the report keeps its candidates'
+    # test forecasts and sets them beside the baselines), and scoring that runs the model itself (e.g.
+    # generation fed back step by step), which fused towers cannot do.
+    forecasts: ClassVar[bool] = False
+    custom_evaluate: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.defaults))
@@ -128,6 +134,23 @@ class Problem:
             except UsageError as exc:
                 errors.append(f"row {index}: {exc}")
         return errors
+
+    def item_losses(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Each test item's loss in the problem's own metric, lower is better, whose mean gives the metric
+        back (1 - accuracy, 1 - exact match, MAE; the squared error for RMSE, whose mean is the MSE): the
+        unit on which every claim about new data is tested (reports.stats.new_data)."""
+        return item_losses(self.metric, self.output_activation, y_true, y_pred)
+
+    def metric_of(self, mean_loss: float) -> float:
+        """The metric that a mean item loss stands for (the inverse of `item_losses`' averaging)."""
+        if self.metric in ("accuracy", "exact_match"):
+            return 1.0 - mean_loss
+        return math.sqrt(mean_loss) if self.metric == "rmse" else mean_loss
+
+    def loss_margin(self, margin: float, at: float) -> float:
+        """A margin in the metric's units as a margin of the mean item loss, near metric value `at`
+        (RMSE: the MSE difference between `at` and `at` + margin)."""
+        return (at + margin) ** 2 - at ** 2 if self.metric == "rmse" else margin
 
     def equivalence_margin(self, best: float) -> float:
         """The margin in the metric's units; `best` is the best candidate's mean (for a relative margin)."""
@@ -217,6 +240,23 @@ def binary_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 def rounded(values, digits: int = 4) -> list:
     """A float array as (nested) Python lists of rounded floats, for display."""
     return np.round(np.asarray(values, dtype=np.float64), digits).tolist()
+
+
+def item_losses(metric: str, output_activation: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Per-item losses of `metric` (see Problem.item_losses): a class is read by argmax after a softmax,
+    by the 0.5 threshold after a sigmoid."""
+    n = len(y_true)
+    if metric in ("accuracy", "exact_match"):
+        t, p = np.asarray(y_true), np.asarray(y_pred)
+        wrong = t.argmax(-1) != p.argmax(-1) if output_activation == "softmax" else (t > 0.5) != (p > 0.5)
+        wrong = wrong.reshape(n, -1)
+        return wrong.mean(axis=1) if metric == "accuracy" else wrong.any(axis=1).astype(float)
+    err = (np.asarray(y_pred, float) - np.asarray(y_true, float)).reshape(n, -1)
+    if metric == "mae":
+        return np.abs(err).mean(axis=1)
+    if metric == "rmse":
+        return (err ** 2).mean(axis=1)
+    raise ValueError(f"no per-item loss for metric '{metric}'")
 
 
 def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

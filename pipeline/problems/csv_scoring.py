@@ -14,6 +14,7 @@ class ForecastScoring:
     """Needs from CsvSeries: params, scale, shift, target_index, values, dates, _bounds, decode_y."""
 
     forecasts = True  # the report keeps its candidates' test forecasts (pipeline/report/candidates.py)
+    custom_evaluate = True  # scores in the series' own units (inverse-transformed)
 
     def _target_units(self, scaled: np.ndarray) -> np.ndarray:
         return np.asarray(scaled, float) * self.scale[self.target_index] + self.shift[self.target_index]
@@ -45,6 +46,10 @@ class ForecastScoring:
             if hasattr(self, "values"):
                 scores["mase"] = self.baselines().mase(scores["mae"])
         return scores
+
+    def item_losses(self, y_true, y_pred):
+        """Each test window's squared error in the series' own units (its mean over the horizon)."""
+        return (self._errors(y_true, y_pred) ** 2).mean(axis=1)
 
     def evaluate(self, model, x, y, batch_size=256):
         return self.scores(y, model.predict(x, batch_size=batch_size, verbose=0), x=x)

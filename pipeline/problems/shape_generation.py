@@ -30,6 +30,7 @@ class ShapeGeneration(Problem):
     metric = "mae"
     direction = "minimize"
     margin = 0.005  # equivalence margin, in the metric's units
+    custom_evaluate = True  # the drawn shape: each prediction fed back in
 
     @property
     def input_shape(self):

@@ -13,26 +13,14 @@ from pipeline.architectures import resolve
 from pipeline.champion.candidate import Candidate, config_key
 from pipeline.champion.record import ChampionRecord
 from pipeline.training.listeners import SeedListener
-from pipeline.training.multi_seed import train_seeds
+from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.problems import Problem, Splits
 from pipeline.training.one_seed import SeedRun
 from search_spaces.loader import load_space
 
 REFERENCE = "reference"
 
-__all__ = ["REFERENCE", "Candidate", "add_champion", "evaluate_candidates", "select_candidates", "tuned_studies"]
-
-
-def tuned_studies(problem: str, storage) -> list[optuna.Study]:
-    """Every study of the problem in the storage that holds at least one complete trial."""
-    studies = []
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        if summary.user_attrs.get("problem") != problem:
-            continue
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-            studies.append(study)
-    return studies
+__all__ = ["REFERENCE", "Candidate", "add_champion", "evaluate_candidates", "select_candidates"]
 
 
 def select_candidates(problem: Problem, studies: list[optuna.Study], top_k: int) -> list[Candidate]:
@@ -73,10 +61,12 @@ def add_champion(candidates: list[Candidate], version: str, record: ChampionReco
 
 
 class _TestScorer(SeedListener):
-    """Scores each finished seed run on the test set, drops its model and advances the progress bar."""
+    """Scores each finished seed run on the test set, keeps the candidate's first trained model when asked,
+    drops the others and advances the progress bar."""
 
-    def __init__(self, problem: Problem, splits: Splits, candidate: Candidate, bar: tqdm) -> None:
+    def __init__(self, problem: Problem, splits: Splits, candidate: Candidate, bar: tqdm, keep_model: bool) -> None:
         self.problem, self.splits, self.candidate, self.bar = problem, splits, candidate, bar
+        self.keep_model = keep_model
 
     def finished(self, index: int, run: SeedRun) -> None:
         if run.failure:
@@ -88,6 +78,8 @@ class _TestScorer(SeedListener):
             if getattr(self.problem, "forecasts", False):  # the report plots the test period
                 self.candidate.test_forecasts.append(self.problem.test_forecasts(
                     run.model.predict(self.splits.x_test, batch_size=256, verbose=0)))
+            if self.keep_model and self.candidate.model is None:
+                self.candidate.model = run.model
         run.model = None
         self.candidate.runs.append(run)
         self.bar.set_postfix(candidate=self.candidate.name, refresh=False)
@@ -95,13 +87,19 @@ class _TestScorer(SeedListener):
 
 
 def evaluate_candidates(problem: Problem, splits: Splits, candidates: list[Candidate], seeds: list[int],
-                        progress: bool, fuse: bool = True) -> None:
+                        progress: bool, fuse: bool = True, keep_model: bool = False) -> None:
     """Train each candidate on each seed (early stopping on validation) and score it on the test set; a
-    diverging seed is recorded (its score nan, its reason in the candidate's failures), not a crash."""
+    diverging seed is recorded (its score nan, its reason in the candidate's failures), not a crash.
+
+    A candidate trains on the splits' training part unless it has its own (`train`), from new weights
+    unless it has `initial_weights` (a retune's candidates); with `keep_model`, its first trained seed's
+    model is kept (`model`)."""
     bar = tqdm(total=len(candidates) * len(seeds), desc="re-evaluating", unit="run", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
     for candidate in candidates:
-        train_seeds(problem, candidate.architecture, candidate.hp, seeds, (splits.x_train, splits.y_train),
-                    (splits.x_val, splits.y_val), listener=_TestScorer(problem, splits, candidate, bar),
-                    keep_models=True, fuse=fuse, record_failures=True)
+        options = TrainOptions(keep_models=True, initial_weights=candidate.initial_weights, fuse=fuse,
+                               record_failures=True)
+        train = (splits.x_train, splits.y_train) if candidate.train is None else candidate.train
+        train_seeds(problem, candidate.architecture, candidate.hp, seeds, train, (splits.x_val, splits.y_val),
+                    listener=_TestScorer(problem, splits, candidate, bar, keep_model), options=options)
     bar.close()

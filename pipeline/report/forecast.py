@@ -36,7 +36,7 @@ class ForecastReport:
 def forecast_report(problem: Problem, candidates: list[Candidate], comparison: Comparison,
                     alpha: float = 0.05) -> ForecastReport | None:
     """None for problems that do not forecast a series."""
-    if not getattr(problem, "forecasts", False):
+    if not problem.forecasts:
         return None
     b = problem.baselines()
     confirm = slice(-comparison.n_confirm, None) if comparison.n_confirm else slice(None)

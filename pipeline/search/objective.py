@@ -29,7 +29,7 @@ import optuna
 
 from pipeline import interrupts
 from pipeline.training.listeners import Listeners, SeedListener
-from pipeline.training.multi_seed import train_seeds
+from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.search.outcome import COMPLETE, Outcome, outcome
 from pipeline.problems import Problem, Splits
 from pipeline.search.racing import planned_looks, race_reference, raced_out
@@ -168,7 +168,7 @@ class Objective:
         try:
             train_seeds(ctx.problem, ctx.architecture, job.hp, ctx.seeds,
                         (ctx.splits.x_train, ctx.splits.y_train), (ctx.splits.x_val, ctx.splits.y_val),
-                        listener=job.listener, keep_models=True, fuse=ctx.fuse)
+                        listener=job.listener, options=TrainOptions(keep_models=True, fuse=ctx.fuse))
         except BaseException as exc:
             job.end(exc, time.perf_counter() - start)
             raise

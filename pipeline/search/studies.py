@@ -1,6 +1,6 @@
 """The studies of one tune invocation: its session (inputs checked, stores, data, seeds), opening
 each pair's study with its MLflow parent run (idempotent: workers and resumptions open the same),
-and the pair's summary."""
+and the pair's summary; the stored studies of a problem (the report's candidates, the warm start)."""
 from __future__ import annotations
 
 import warnings
@@ -27,9 +27,13 @@ from tracking.outbox import replay
 from tracking.run_tree import RunScope, close_stale_trial_runs, open_study_run, trial_runs
 
 
+RETUNE_OF = "retune_of"  # study user attr of a retune's short study (the problem): not a tuned study
+
+
 @dataclass
 class Session:
-    """What every study of one invocation shares; built once per process (launcher or worker)."""
+    """What every study of one invocation shares; built once per process (launcher or worker), or over data
+    in hand (data_session: a retune's short study)."""
 
     settings: TuneSettings
     engine: Engine
@@ -86,10 +90,10 @@ def session(settings: TuneSettings) -> Session:
     options = DataSpec.from_options(settings.data, settings.data_seed)
     problem = get_problem(settings.problem, **options.params)
     data = options.with_problem(problem)
-    architectures = references.resolve_architectures(problem.name, settings.architectures)
-    spaces = {arch: load_space(arch, problem.name, settings.space) for arch in architectures}
+    for arch in references.resolve_architectures(problem.name, settings.architectures):
+        load_space(arch, problem.name, settings.space)
     make_pruner(settings.pruner, 1)
-    seeds = tuning_seeds(settings.study_seed, settings.seeds)
+    tuning_seeds(settings.study_seed, settings.seeds)
     # Check a remote store before creating an embedded one: bad input writes nothing.
     if settings.tracking:
         tracker = settings.tracker()
@@ -100,12 +104,37 @@ def session(settings: TuneSettings) -> Session:
     replay(tracker, tracker.outbox)  # trial logging that waited out a tracking outage (tracking.outbox)
     silence_optuna()
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    splits = data.splits(problem)
+    return data_session(settings, problem, data, data.splits(problem), storage, tracker, engine)
+
+
+def data_session(settings: TuneSettings, problem: Problem, data: DataSpec, splits: Splits, storage: Any,
+                 tracker: Tracker, engine: Engine | None = None) -> Session:
+    """The Session of `settings` over data in hand (`splits`, which `data` describes: the retune trains on
+    old + new data), on open stores; `engine` in place of the one the settings name."""
+    architectures = references.resolve_architectures(problem.name, settings.architectures)
     experiment = experiment_name(problem.name)
     data_tags = {f"data.{k}": v for k, v in problem.describe().items()} | {
-        "data.seed": settings.data_seed, "data.n_train": len(splits.x_train), "data.n_val": len(splits.x_val)}
-    return Session(settings, engine, problem, data, architectures, spaces, seeds, storage, tracker, splits,
-                   experiment, tracker.experiment_id(experiment), data_tags)
+        "data.seed": data.seed, "data.n_train": len(splits.x_train), "data.n_val": len(splits.x_val)}
+    return Session(settings, engine or get_engine(settings), problem, data, architectures,
+                   {arch: load_space(arch, problem.name, settings.space) for arch in architectures},
+                   tuning_seeds(settings.study_seed, settings.seeds), storage, tracker, splits, experiment,
+                   tracker.experiment_id(experiment), data_tags)
+
+
+def stored_studies(storage: Any, problem: str, architecture: str | None = None,
+                   exclude: str | None = None) -> list[optuna.Study]:
+    """The studies of `problem` (and of `architecture`, when given) in the storage that hold at least one
+    complete trial, in the storage's order; `exclude` and retunes' short studies (RETUNE_OF) left out."""
+    studies = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        attrs = summary.user_attrs
+        if (summary.study_name == exclude or RETUNE_OF in attrs or attrs.get("problem") != problem
+                or architecture not in (None, attrs.get("architecture"))):
+            continue
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            studies.append(study)
+    return studies
 
 
 def study_name(problem: str, arch: str, settings: TuneSettings) -> str:
@@ -122,8 +151,9 @@ def trial_logging(tracker: Tracker, experiment_id: str, parent_run_id: str, stud
     return trial_runs(RunScope(tracker, experiment_id, parent_run_id), study_name, metric, tags)
 
 
-def open_study(s: Session, arch: str) -> PairStudy:
-    """Create or load the pair's study, its parent run and its reference trial (idempotent).
+def open_study(s: Session, arch: str, parent: RunScope | None = None) -> PairStudy:
+    """Create or load the pair's study, its parent run and its reference trial (idempotent). The trials
+    log under `parent` when given (a retune's run), else under the study's own run (opened or reopened).
 
     The engine decides the sampler, whether the chosen pruner applies, whether the study starts with
     the reference trial, and how trials left RUNNING are cleared (pipeline.search.engines).
@@ -146,8 +176,8 @@ def open_study(s: Session, arch: str) -> PairStudy:
     params = {"seeds": s.seeds, "space": space.source, "space_fingerprint": space.fingerprint(),
               "storage": mask_credentials(s.storage.url), "metric": problem.metric, "direction": problem.direction,
               **engine.attrs}
-    run = open_study_run(s.tracker, s.experiment_id, name, study.user_attrs.get("mlflow_parent_run_id"),
-                         tags={**tags, "study": name, **s.data_tags}, params=params)
+    run = parent or open_study_run(s.tracker, s.experiment_id, name, study.user_attrs.get("mlflow_parent_run_id"),
+                                   tags={**tags, "study": name, **s.data_tags}, params=params)
     if study.user_attrs.get("mlflow_parent_run_id") != run.run_id:
         study.set_user_attr("mlflow_parent_run_id", run.run_id)
     optuna.storages.fail_stale_trials(study)
@@ -156,7 +186,7 @@ def open_study(s: Session, arch: str) -> PairStudy:
     close_stale_trial_runs(run, {t.number for t in running})
     if not study.trials and engine.reference_trial:
         study.enqueue_trial(references.reference_params(problem.name, space), user_attrs={"reference": True})
-        for source, params in earlier_best(s.storage, problem.name, arch, space, exclude=name):
+        for source, params in earlier_best(stored_studies(s.storage, problem.name, arch, exclude=name), space):
             study.enqueue_trial(params, user_attrs={"warm_start": source}, skip_if_exists=True)
     trial_log = trial_logging(s.tracker, s.experiment_id, run.run_id, name, problem.metric, tags)
     ctx = StudyContext(problem, s.splits, arch, space, s.seeds, trial_log, settings.racing_alpha, fuse=settings.fuse)

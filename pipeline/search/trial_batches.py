@@ -20,7 +20,7 @@ import optuna
 from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled  # as study.optimize uses them
 
 from pipeline.training.towers.fused import Group, fusable, train_groups
-from pipeline.training.multi_seed import train_seeds
+from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.search.objective import StudyContext, TrialJob
 from pipeline.search.outcome import outcome
 from pipeline.training.towers.per_tower import PER_TOWER, structure
@@ -146,7 +146,7 @@ def _train(ctx: StudyContext, jobs: list[TrialJob]) -> list[object]:
     for job in jobs:
         try:
             results.append(train_seeds(ctx.problem, ctx.architecture, job.hp, ctx.seeds, train, val,
-                                       listener=job.listener, keep_models=True, fuse=ctx.fuse))
+                                       listener=job.listener, options=TrainOptions(keep_models=True, fuse=ctx.fuse)))
         except Exception as exc:  # noqa: BLE001 - the trial's own end, as study.optimize(catch=...) does
             results.append(exc)
     return results

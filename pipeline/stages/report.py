@@ -8,20 +8,22 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from pipeline.report.candidates import Candidate, add_champion, evaluate_candidates, select_candidates, tuned_studies
-from pipeline.champion import Finalized, current_champion, finalize
+from pipeline.report.candidates import Candidate, add_champion, evaluate_candidates, select_candidates
+from pipeline.champion import Finalized, Verdict, current_champion, finalize
 from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, Problem, Splits, get_problem
 from pipeline.problems.data_spec import DataSpec
 from pipeline.training.seeding import report_seeds
 from pipeline.settings import AUTO, MAX_AUTO_SEEDS, PILOT_SEEDS, ReportSettings
+from pipeline.search.studies import stored_studies
 from pipeline.stores.storage import silence_optuna
-from pipeline.report.forecast import forecast_report
+from pipeline.report.forecast import ForecastReport, forecast_report
 from pipeline.report.document import registry_section, report_sections
 from reports import plots
 from reports.html import write_report
-from reports.stats import compare, fill_failed, seeds_for
+from reports.stats import Comparison, compare, fill_failed, seeds_for
 from tracking.names import experiment_name
+from tracking.run_tree import RunScope
 
 
 @dataclass
@@ -41,7 +43,7 @@ def load_tuned(settings: ReportSettings) -> tuple[Problem, Splits, list[optuna.S
     """The problem and data the studies were tuned on, and the studies; a clear error if none."""
     if settings.problem not in PROBLEMS:
         get_problem(settings.problem)  # unknown problem -> the error that lists the known ones
-    studies = tuned_studies(settings.problem, settings.study_storage())
+    studies = stored_studies(settings.study_storage(), settings.problem)
     if not studies:
         raise UsageError(f"problem '{settings.problem}' has no finished trials yet; "
                          f"run `make tune PROBLEM={settings.problem}` first")
@@ -62,42 +64,50 @@ def report(settings: ReportSettings) -> ReportResult:
     if current is not None:
         candidates = add_champion(candidates, *current)
     seeds, sizing = _evaluate(settings, problem, splits, candidates)
+    comparison, margin = _compare(settings, problem, candidates, sizing)
+    winner = next(c for c in candidates if c.name == comparison.winner)
+    champion = next((c for c in candidates if current is not None and c.champion == current[0]), None)
+    experiment_id = tracker.experiment_id(experiment_name(problem.name))
+    with tracker.run(experiment_id, f"report-{problem.name}", "report",
+                     tags={"problem": problem.name, "winner": winner.name},
+                     params={"top_k": settings.top_k, "repeats": settings.repeats, "alpha": settings.alpha,
+                             "margin": margin, "seeds": seeds}) as run_id:
+        run = RunScope(tracker, experiment_id, run_id)
+        forecast = forecast_report(problem, candidates, comparison, settings.alpha)  # None unless a forecast
+        _log_candidates(run, problem, candidates, forecast)
+        sections = report_sections(problem, candidates, comparison, studies, forecast)
+        finalized = None
+        if settings.register:
+            verdict = Verdict(winner, comparison, seeds, champion, veto=forecast.veto if forecast else None)
+            finalized = finalize(problem, splits, data_spec, verdict, run, settings)
+            sections.append(registry_section(finalized))
+        html_path, md_path = _write(settings, problem.name, sections, run, comparison)
+    return ReportResult(problem.name, problem.metric, winner, comparison.rule, candidates, html_path, md_path,
+                        run_id, finalized)
+
+
+def _compare(settings: ReportSettings, problem: Problem, candidates: list[Candidate],
+             sizing: str) -> tuple[Comparison, float]:
+    """The statistics over the candidates' test scores (a failed seed filled in), and the margin they used."""
     scores, failures = fill_failed({c.name: c.test_scores for c in candidates}, problem.direction)
     margin = _margin(settings, problem, scores)
     comparison = compare(scores, problem.direction, params={c.name: c.n_params for c in candidates},
                          alpha=settings.alpha, paired=True, margin=margin)
     comparison.rule += "".join(f"; {sentence}" for sentence in (failures, sizing) if sentence)
-    winner = next(c for c in candidates if c.name == comparison.winner)
-    champion = next((c for c in candidates if current is not None and c.champion == current[0]), None)
+    return comparison, margin
 
-    experiment_id = tracker.experiment_id(experiment_name(problem.name))
-    run_id = tracker.start_run(experiment_id, f"report-{problem.name}", "report",
-                               tags={"problem": problem.name, "winner": winner.name},
-                               params={"top_k": settings.top_k, "repeats": settings.repeats, "alpha": settings.alpha,
-                                       "margin": margin, "seeds": seeds})
-    forecast = forecast_report(problem, candidates, comparison, settings.alpha)  # None unless a forecast
-    for c in candidates:
-        _log_candidate(tracker, experiment_id, run_id, problem, c, forecast.candidate_metrics[c.name] if forecast else {})
-    if forecast:
-        tracker.log_metrics(run_id, {k: v for k, v in forecast.run_metrics.items() if np.isfinite(v)})
-    sections = report_sections(problem, candidates, comparison, studies, forecast)
-    finalized = None
-    if settings.register:
-        finalized = finalize(problem, splits, data_spec, winner, comparison, seeds, tracker, experiment_id,
-                             run_id, champion=champion, alpha=settings.alpha, ensemble=settings.ensemble,
-                             fuse=settings.fuse, veto=forecast.veto if forecast else None)
-        sections.append(registry_section(finalized))
-    out_dir = settings.out_dir / problem.name
-    html_path, md_path = write_report(out_dir, problem.name, sections)
+
+def _write(settings: ReportSettings, problem: str, sections: list, run: RunScope,
+           comparison: Comparison) -> tuple[Path, Path]:
+    """The HTML and Markdown report, logged with the statistics under the report's run."""
+    html_path, md_path = write_report(settings.out_dir / problem, problem, sections)
     for section in sections:
         for fig in section.figures.values():
             plots.close(fig)
-    tracker.log_artifact(run_id, html_path)
-    tracker.log_artifact(run_id, md_path)
-    tracker.log_dict(run_id, comparison.to_dict(), "statistics.json")
-    tracker.end_run(run_id)
-    return ReportResult(problem.name, problem.metric, winner, comparison.rule, candidates, html_path, md_path,
-                        run_id, finalized)
+    run.tracker.log_artifact(run.run_id, html_path)
+    run.tracker.log_artifact(run.run_id, md_path)
+    run.tracker.log_dict(run.run_id, comparison.to_dict(), "statistics.json")
+    return html_path, md_path
 
 
 def _margin(settings: ReportSettings, problem: Problem, scores: dict[str, list[float]]) -> float:
@@ -134,22 +144,31 @@ def _evaluate(settings: ReportSettings, problem: Problem, splits: Splits,
                    f"(at most {MAX_AUTO_SEEDS})")
 
 
-def _log_candidate(tracker, experiment_id: str, parent: str, problem: Problem, c: Candidate,
-                   extra: dict[str, float]) -> None:
-    run = tracker.start_run(experiment_id, f"candidate-{c.name}", "candidate", parent,
-                            tags={"problem": problem.name, "architecture": c.architecture,
-                                  "study": c.study or "", "trial": "" if c.trial is None else c.trial},
-                            params={**c.hp, "architecture": c.architecture})
-    for step, score in enumerate(c.test_scores):
-        tracker.log_metrics(run, {f"test_{problem.metric}": score}, step=step)
-    arr = np.asarray(c.test_scores)
-    tracker.log_metrics(run, {f"test_{problem.metric}_mean": np.nanmean(arr), f"test_{problem.metric}_std":
-                              np.nanstd(arr, ddof=1), "n_params": c.n_params, "n_seeds": len(arr),
-                              "n_diverged": len(c.failures)}
-                        | {k: v for k, v in extra.items() if np.isfinite(v)})
-    if c.failures:
-        tracker.set_tags(run, {"diverged": "; ".join(c.failures)})
-    tracker.end_run(run)
+def _log_candidates(report_run: RunScope, problem: Problem, candidates: list[Candidate],
+                    forecast: ForecastReport | None) -> None:
+    """A run per candidate under the report's: its test scores over the seeds and their summary (with its
+    forecast metrics); the report run gets the forecast's own metrics."""
+    for c in candidates:
+        _log_candidate(report_run, problem, c, forecast.candidate_metrics[c.name] if forecast else {})
+    if forecast:
+        report_run.log_metrics({k: v for k, v in forecast.run_metrics.items() if np.isfinite(v)})
+
+
+def _log_candidate(report_run: RunScope, problem: Problem, c: Candidate, extra: dict[str, float]) -> None:
+    tracker = report_run.tracker
+    with tracker.run(report_run.experiment_id, f"candidate-{c.name}", "candidate", report_run.run_id,
+                     tags={"problem": problem.name, "architecture": c.architecture,
+                           "study": c.study or "", "trial": "" if c.trial is None else c.trial},
+                     params={**c.hp, "architecture": c.architecture}) as run:
+        for step, score in enumerate(c.test_scores):
+            tracker.log_metrics(run, {f"test_{problem.metric}": score}, step=step)
+        arr = np.asarray(c.test_scores)
+        tracker.log_metrics(run, {f"test_{problem.metric}_mean": np.nanmean(arr), f"test_{problem.metric}_std":
+                                  np.nanstd(arr, ddof=1), "n_params": c.n_params, "n_seeds": len(arr),
+                                  "n_diverged": len(c.failures)}
+                            | {k: v for k, v in extra.items() if np.isfinite(v)})
+        if c.failures:
+            tracker.set_tags(run, {"diverged": "; ".join(c.failures)})
 
 
 def format_result(result: ReportResult) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from search_spaces import references
 from pipeline.problems import PROBLEMS, get_problem
-from pipeline.training.multi_seed import train_seeds
+from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.training.seeding import tuning_seeds
 
 SIZE_KEYS = ("n_train", "n_test")
@@ -45,7 +45,7 @@ def reproduce_one(name: str, seeds: int, data: dict[str, str] | None = None, fus
     arch = references.native(name)
     scores, seconds, extra = [], [], {}
     for run in train_seeds(problem, arch, hp, tuning_seeds(0, seeds), (splits.x_train, splits.y_train),
-                           keep_models=True, fuse=fuse):
+                           options=TrainOptions(keep_models=True, fuse=fuse)):
         metrics = problem.evaluate(run.model, splits.x_test, splits.y_test)
         scores.append(float(metrics[problem.metric]))
         for key, value in metrics.items():

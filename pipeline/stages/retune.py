@@ -18,34 +18,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import optuna
-from tqdm import tqdm
 
-from pipeline.champion import RETUNE_ROLE, ChampionRecord, raw_examples, record_decision, register
+from pipeline.champion import RETUNE_ROLE, Candidate, ChampionRecord, raw_examples, record_decision, register
 from pipeline.champion.ensemble import members
-from pipeline.champion.updates import BASELINE, Plan, candidate_plans, old_plus_new, winner_record
+from pipeline.champion.updates import BASELINE, Evidence, Plan, candidate_plans, old_plus_new, winner_record
 from pipeline.errors import UsageError
-from pipeline.stores.locking import job_lock
-from pipeline.training.multi_seed import train_seeds
-from pipeline.search.objective import Objective, StudyContext
 from pipeline.problems import Problem, Splits, problem_from_state
 from pipeline.problems.data_spec import DataSpec
-from pipeline.training.seeding import retune_seeds, tuning_seeds
+from pipeline.report.candidates import evaluate_candidates
+from pipeline.search.options import TuneSettings
+from pipeline.search.progress import Progress
+from pipeline.search.studies import RETUNE_OF, data_session, open_study
+from pipeline.search.warm_start import ChampionFirst
 from pipeline.settings import RetuneSettings
+from pipeline.stores.locking import job_lock
 from pipeline.stores.storage import silence_optuna
-from pipeline.search.studies import trial_logging
+from pipeline.training.seeding import retune_seeds
 from reports.stats import decide_promotion, fill_failed
-from search_spaces.loader import load_space
 from tracking.names import experiment_name, model_name
 from tracking.packaging import load_parts, log_problem_model
 from tracking.registry import CHAMPION, Registry, alias_uri
+from tracking.run_tree import RunScope
 
 
 @dataclass
@@ -66,6 +65,21 @@ class Champion:
     version: str
     record: ChampionRecord
     model: Any
+
+
+@dataclass(frozen=True)
+class RetuneJob:
+    """One retune under way: its settings, run and registry, the champion, and the data: old, new (whose
+    test part judges every candidate) and the new data's record."""
+
+    settings: RetuneSettings
+    run: RunScope
+    registry: Registry
+    champion: Champion
+    problem: Problem
+    old: Splits
+    new: Splits
+    new_data: DataSpec
 
 
 def fingerprint(splits: Splits) -> str:
@@ -102,22 +116,18 @@ def _retune(settings: RetuneSettings) -> RetuneResult:
         return RetuneResult(settings.problem, f"nothing changed (data {data_hash} already seen): champion "
                             f"v{champion.version} kept", False, None, None, None, None)
 
-    run_id = tracker.start_run(experiment_id, f"retune-{settings.problem}", RETUNE_ROLE,
-                               tags={"problem": settings.problem, "data_hash": data_hash, "data.seed": new_seed,
-                                     "champion_version": champion.version},
-                               params={"repeats": settings.repeats, "extra_epochs": settings.extra_epochs,
-                                       "trials": settings.trials, "data": json.dumps(problem.describe(), default=str),
-                                       "n_train": len(new.x_train), "n_test": len(new.x_test)})
     new_data = DataSpec(problem.params, {"n_train": len(new.x_train), "n_val": len(new.x_val),
                                          "n_test": len(new.x_test)}, new_seed)
-    try:
-        result = _evaluate_and_decide(settings, tracker, registry, run_id, experiment_id, problem, old, new,
-                                      new_data, champion, len(previous))
-    except BaseException as exc:
-        tracker.end_run(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
-                        {"reason": f"{type(exc).__name__}: {exc}"[:500]})
-        raise
-    tracker.end_run(run_id, tags={"decision": result.decision})
+    with tracker.run(experiment_id, f"retune-{settings.problem}", RETUNE_ROLE,
+                     tags={"problem": settings.problem, "data_hash": data_hash, "data.seed": new_seed,
+                           "champion_version": champion.version},
+                     params={"repeats": settings.repeats, "extra_epochs": settings.extra_epochs,
+                             "trials": settings.trials, "data": json.dumps(problem.describe(), default=str),
+                             "n_train": len(new.x_train), "n_test": len(new.x_test)}) as run_id:
+        job = RetuneJob(settings, RunScope(tracker, experiment_id, run_id), registry, champion, problem, old, new,
+                        new_data)
+        result = _evaluate_and_decide(job, len(previous))
+        tracker.set_tags(run_id, {"decision": result.decision})
     return result
 
 
@@ -136,89 +146,96 @@ def _new_data(settings: RetuneSettings, old_problem: Problem, data: DataSpec, pr
     return old_problem, old_problem.splits(seed=seed, **data.sizes), seed
 
 
-def _evaluate_and_decide(settings: RetuneSettings, tracker, registry: Registry, run_id: str, experiment_id: str,
-                         problem: Problem, old: Splits, new: Splits, new_data: DataSpec, champion: Champion,
-                         index: int) -> RetuneResult:
-    metric, architecture, hp = problem.metric, champion.record.architecture, champion.record.hp
-    champion_score = float(problem.evaluate(champion.model, new.x_test, new.y_test)[metric])
-    tracker.log_metrics(run_id, {f"champion_test_{metric}": champion_score}, step=index)
-    both = old_plus_new(old, new)
-    tuned_hp = _warm_started_study(settings, tracker, experiment_id, run_id, problem, architecture, hp, both)
-    plans = candidate_plans(architecture, hp, tuned_hp, settings.extra_epochs, old, new, both)
-    seeds = retune_seeds(settings.repeats)
-    weights = members(champion.model)[0].get_weights()  # an ensemble champion continues its first seed model
-    raw, models = _train_candidates(settings, problem, architecture, plans, weights, seeds, new)
-    scores, failures = fill_failed(raw, problem.direction)
+def _evaluate_and_decide(job: RetuneJob, index: int) -> RetuneResult:
+    """The champion scored on the new test data (the `index`-th retune), the candidates trained and scored
+    beside the fair baseline, and the decision: nothing registered, a challenger, or a new champion."""
+    problem, run, champion = job.problem, job.run, job.champion
+    metric = problem.metric
+    champion_score = float(problem.evaluate(champion.model, job.new.x_test, job.new.y_test)[metric])
+    run.tracker.log_metrics(run.run_id, {f"champion_test_{metric}": champion_score}, step=index)
+    plans, candidates = _candidates(job)
+    scores, failures = fill_failed({c.name: c.test_scores for c in candidates}, problem.direction)
     promotion = decide_promotion({n: v for n, v in scores.items() if n != BASELINE}, scores[BASELINE],
-                                 problem.direction, settings.alpha, paired=True, baseline_name=BASELINE)
+                                 problem.direction, job.settings.alpha, paired=True, baseline_name=BASELINE)
     rule = promotion.rule + (f"; {failures}" if failures else "")
-    tracker.log_dict(run_id, promotion.to_dict(), "statistics.json")
-    tracker.log_text(run_id, promotion.to_markdown(), "statistics.md")
+    run.tracker.log_dict(run.run_id, promotion.to_dict(), "statistics.json")
+    run.tracker.log_text(run.run_id, promotion.to_markdown(), "statistics.md")
     for i, (name, values) in enumerate(scores.items()):
-        tracker.log_metrics(run_id, {f"candidate_{i}_test_{metric}_mean": float(np.mean(values))})
-        tracker.set_tags(run_id, {f"candidate_{i}": name})
-    winner = promotion.winner or promotion.best
-    evidence = promotion.decision(winner)
-    if not promotion.better and not problem.better(float(np.mean(scores[winner])), float(np.mean(scores[BASELINE]))):
+        run.log_metrics({f"candidate_{i}_test_{metric}_mean": float(np.mean(values))})
+        run.set_tags({f"candidate_{i}": name})
+    winner = next(c for c in candidates if c.name == (promotion.winner or promotion.best))
+    if not promotion.better and not problem.better(float(np.mean(scores[winner.name])),
+                                                   float(np.mean(scores[BASELINE]))):
         decision = f"champion v{champion.version} kept: no candidate beat the fair baseline on average ({rule})"
-        tracker.set_tags(run_id, {"winner": BASELINE})
-        return RetuneResult(problem.name, decision, False, None, champion_score, None, run_id)
-    model = models[winner]
-    examples = raw_examples(problem, new.x_test[:3])
-    uri = log_problem_model(tracker, run_id, model, problem.state(), examples, problem.predict_raw(model, examples))
-    record = winner_record(winner, plans[winner], architecture, problem, scores[winner], seeds, new_data, run_id,
-                           champion.version, evidence.p_holm)
+        run.set_tags({"winner": BASELINE})
+        return RetuneResult(problem.name, decision, False, None, champion_score, None, run.run_id)
+    evidence = Evidence(scores[winner.name], retune_seeds(job.settings.repeats),
+                        promotion.decision(winner.name).p_holm)
+    return _register(job, winner, plans[winner.name], evidence, promotion.better, rule, champion_score)
+
+
+def _candidates(job: RetuneJob) -> tuple[dict[str, Plan], list[Candidate]]:
+    """The plans (the baseline and the candidates), each trained over the retune's seeds and scored on the
+    new test data (pipeline.report.candidates.evaluate_candidates), with its first trained seed's model."""
+    settings, champion = job.settings, job.champion
+    architecture, hp = champion.record.architecture, champion.record.hp
+    both = old_plus_new(job.old, job.new)
+    tuned_hp = _warm_started_study(job, both)
+    plans = candidate_plans(architecture, hp, tuned_hp, settings.extra_epochs, job.old, job.new, both)
+    weights = members(champion.model)[0].get_weights()  # an ensemble champion continues its first seed model
+    candidates = [Candidate(name, architecture, plan.hp, train=plan.train,
+                            initial_weights=weights if plan.warm else None) for name, plan in plans.items()]
+    evaluate_candidates(job.problem, job.new, candidates, retune_seeds(settings.repeats), settings.progress,
+                        settings.fuse, keep_model=True)
+    return plans, candidates
+
+
+def _register(job: RetuneJob, winner: Candidate, plan: Plan, evidence: Evidence, promote: bool, rule: str,
+              champion_score: float) -> RetuneResult:
+    """The winner's model logged under the retune's run and registered: champion when `promote`, else
+    challenger; the old champion stays `previous`."""
+    problem, run, champion = job.problem, job.run, job.champion
+    examples = raw_examples(problem, job.new.x_test[:3])
+    uri = log_problem_model(run.tracker, run.run_id, winner.model, problem.state(), examples,
+                            problem.predict_raw(winner.model, examples))
+    record = winner_record(winner.name, plan, champion.record.architecture, problem, evidence, job.new_data,
+                           run.run_id, champion.version)
     name = model_name(problem.name)
-    version, _ = register(registry, name, uri, run_id, record, promote=promotion.better)
-    if promotion.better:
-        decision = f"v{version} ({winner}) promoted to champion: {rule}; v{champion.version} is now 'previous'"
+    version, _ = register(job.registry, name, uri, run.run_id, record, promote=promote)
+    if promote:
+        decision = f"v{version} ({winner.name}) promoted to champion: {rule}; v{champion.version} is now 'previous'"
     else:
-        decision = f"v{version} ({winner}) kept as challenger: {rule}; champion v{champion.version} kept"
-    record_decision(registry, name, version, decision)
-    tracker.set_tags(run_id, {"winner": winner, "p_value": evidence.p_holm, "new_version": version})
-    tracker.log_metrics(run_id, {"p_value": evidence.p_holm})
-    return RetuneResult(problem.name, decision, promotion.better, version, champion_score, evidence.p_holm, run_id)
+        decision = f"v{version} ({winner.name}) kept as challenger: {rule}; champion v{champion.version} kept"
+    record_decision(job.registry, name, version, decision)
+    run.set_tags({"winner": winner.name, "p_value": evidence.p_value, "new_version": version})
+    run.log_metrics({"p_value": evidence.p_value})
+    return RetuneResult(problem.name, decision, promote, version, champion_score, evidence.p_value, run.run_id)
 
 
-def _train_candidates(settings: RetuneSettings, problem: Problem, architecture: str, plans: dict[str, Plan],
-                      weights: list, seeds: list[int], new: Splits) -> tuple[dict[str, list[float]], dict[str, Any]]:
-    """Each plan over the seeds, scored on the new test data (nan for a seed that diverged); its first
-    trained seed's model, by name."""
-    scores: dict[str, list[float]] = {}
-    models: dict[str, Any] = {}
-    bar = tqdm(total=len(plans) * len(seeds), desc="retune candidates", unit="run", file=sys.stderr,
-               disable=not settings.progress, dynamic_ncols=True)
-    for name, plan in plans.items():
-        runs = train_seeds(problem, architecture, plan.hp, seeds, plan.train, (new.x_val, new.y_val),
-                           keep_models=True, initial_weights=weights if plan.warm else None, fuse=settings.fuse,
-                           record_failures=True)
-        scores[name] = [math.nan if run.failure else float(problem.evaluate(run.model, new.x_test, new.y_test)
-                                                           [problem.metric]) for run in runs]
-        models[name] = next((run.model for run in runs if not run.failure), None)
-        bar.update(len(runs))
-    bar.close()
-    return scores, models
-
-
-def _warm_started_study(settings: RetuneSettings, tracker, experiment_id: str, parent: str, problem: Problem,
-                        architecture: str, hp: dict[str, Any], both: Splits) -> dict[str, Any] | None:
-    """A short study on old + new data, the champion's configuration enqueued first; its best hp."""
+def _warm_started_study(job: RetuneJob, both: Splits) -> dict[str, Any] | None:
+    """A short study on old + new data (pipeline.search.studies, its trials logged under the retune's run),
+    the champion's configuration first; its best hp."""
+    settings, problem, run = job.settings, job.problem, job.run
     if settings.trials < 1:
         return None
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    space = load_space(architecture, problem.name)
-    study = optuna.create_study(storage=settings.study_storage(),
-                                study_name=f"{problem.name}-{architecture}-retune-{parent[:8]}",
-                                direction=problem.direction,
-                                sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=3))
-    study.set_user_attr("retune_of", problem.name)
-    study.enqueue_trial(space.restrict(hp))
-    trial_log = trial_logging(tracker, experiment_id, parent, study.study_name, problem.metric,
-                              {"problem": problem.name, "architecture": architecture})
-    ctx = StudyContext(problem, both, architecture, space, tuning_seeds(0, settings.tune_seeds), trial_log,
-                       fuse=settings.fuse)
-    study.optimize(Objective(ctx), n_trials=settings.trials, catch=(Exception,))
+    architecture, hp = job.champion.record.architecture, job.champion.record.hp
+    options = TuneSettings(problem=problem.name, architectures=architecture, trials=settings.trials,
+                           seeds=settings.tune_seeds, timeout=None, study_seed=0, pruner="median",
+                           tag=f"retune-{run.run_id[:8]}", batch=1, storage=settings.storage,
+                           tracking=settings.tracking, runs_dir=settings.runs_dir, progress=settings.progress,
+                           fuse=settings.fuse)
+    session = data_session(options, problem, job.new_data, both, settings.study_storage(), run.tracker,
+                           ChampionFirst())
+    pair = open_study(session, architecture, parent=run)
+    pair.study.set_user_attr(RETUNE_OF, problem.name)  # not a tuned study: the report does not read it
+    pair.study.enqueue_trial(session.spaces[architecture].restrict(hp))
+    progress = Progress(pair.study.study_name, settings.trials, settings.progress)
     try:
-        return {**hp, **study.best_trial.user_attrs["hp"]}
+        session.engine.run(pair.study, pair.ctx, settings.trials, None, progress)
+    finally:
+        progress.close()
+    try:
+        return {**hp, **pair.study.best_trial.user_attrs["hp"]}
     except ValueError:
         return None

@@ -51,16 +51,16 @@ def tune(settings: TuneSettings) -> TuneResult:
         start = time.perf_counter()
         progress = Progress(pair.study.study_name, settings.trials, settings.progress, pair.ctx.deadline)
         try:
-            if settings.workers > 1:
-                run_workers(settings, arch, count_finished(pair.study) + settings.trials, timeout, pair.study,
-                            progress)
-            else:
-                s.engine.run(pair.study, pair.ctx, settings.trials, timeout, progress)
+            with pair.run.closing():  # FINISHED, KILLED on Ctrl-C, FAILED with the reason
+                if settings.workers > 1:
+                    run_workers(settings, arch, count_finished(pair.study) + settings.trials, timeout, pair.study,
+                                progress)
+                else:
+                    s.engine.run(pair.study, pair.ctx, settings.trials, timeout, progress)
         except KeyboardInterrupt:
             result.interrupted = True
         finally:
             progress.close()
-            pair.run.end("KILLED" if result.interrupted else "FINISHED")
         result.pairs.append(pair_result(pair.study, arch, time.perf_counter() - start))
         if progress.stopped_reason:
             result.stopped_reason = progress.stopped_reason

@@ -9,36 +9,35 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
 from pipeline.errors import NonFiniteLoss
 from pipeline.training.towers.fused import Group, score_at, train_groups
 from pipeline.problems.base import Problem
 from pipeline.training.towers.model import Unfusable
 from pipeline.training.listeners import SeedListener
-from pipeline.training.one_seed import Arrays, SeedRun, train_one
+from pipeline.training.one_seed import Arrays, SeedRun, TrainOptions, train_one
+
+__all__ = ["TrainOptions", "train_seeds"]
 
 
 def train_seeds(problem: Problem, architecture: str, hp: dict[str, Any], seeds: Sequence[int], train: Arrays,
-                val: Arrays | None = None, listener: SeedListener | None = None, keep_models: bool = False,
-                fuse: bool = True, initial_weights: list[np.ndarray] | None = None,
-                record_failures: bool = False) -> list[SeedRun]:
-    """One SeedRun per seed, in order; fused towers when `fuse` and the model allows, else sequential.
+                val: Arrays | None = None, listener: SeedListener | None = None,
+                options: TrainOptions = TrainOptions()) -> list[SeedRun]:
+    """One SeedRun per seed, in order; fused towers when `options.fuse` and the model allows, else sequential.
 
-    A diverging seed (NonFiniteLoss) stops training, unless `record_failures`: then it becomes a
+    A diverging seed (NonFiniteLoss) stops training, unless `options.record_failures`: then it becomes a
     SeedRun.diverged with its reason and the other seeds go on (fused towers are retrained seed by seed
     to find it)."""
     listener = listener or SeedListener()
     seeds = list(seeds)
-    if fuse and len(seeds) > 1:
+    if options.fuse and len(seeds) > 1:
         try:
-            result = train_groups(problem, architecture, [Group(hp, seeds, listener)], train, val, keep_models,
-                                  initial_weights)[0]
+            result = train_groups(problem, architecture, [Group(hp, seeds, listener)], train, val,
+                                  options.keep_models, options.initial_weights)[0]
         except Unfusable:
             result = None
         if isinstance(result, list):
             return result
-        if result is not None and not (isinstance(result, NonFiniteLoss) and record_failures):
+        if result is not None and not (isinstance(result, NonFiniteLoss) and options.record_failures):
             raise result
     runs: list[SeedRun] = []
     for index, seed in enumerate(seeds):
@@ -49,10 +48,9 @@ def train_seeds(problem: Problem, architecture: str, hp: dict[str, Any], seeds: 
             listener.epoch(index, epoch, earlier + [value])
 
         try:
-            run = train_one(problem, architecture, hp, seed, train, val, on_epoch=hook, keep_model=keep_models,
-                            initial_weights=initial_weights)
+            run = train_one(problem, architecture, hp, seed, train, val, on_epoch=hook, options=options)
         except NonFiniteLoss as exc:
-            if not record_failures:
+            if not options.record_failures:
                 raise
             run = SeedRun.diverged(seed, str(exc))
         runs.append(run)

@@ -44,6 +44,16 @@ class SeedRun:
         return cls(seed, None, {}, {"loss": []}, 0, 0, 0, 0.0, failure=reason)
 
 
+@dataclass(frozen=True)
+class TrainOptions:
+    """How seed runs train, beyond their configuration and data (train_one and train_seeds)."""
+
+    keep_models: bool = False  # keep each run's fitted model (SeedRun.model)
+    initial_weights: list[np.ndarray] | None = field(default=None, repr=False, compare=False)  # continue a model
+    fuse: bool = True  # train_seeds: train the seeds as fused towers where the model allows
+    record_failures: bool = False  # train_seeds: a diverging seed becomes a SeedRun.diverged, the others go on
+
+
 class _EpochMonitor(keras.callbacks.Callback):
     """Stops on a non-finite loss; scores the validation data each epoch and calls the hook."""
 
@@ -87,13 +97,14 @@ def build_training_state(model: keras.Model, x: np.ndarray, y: np.ndarray) -> No
 
 def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: Arrays,
               val: Arrays | None = None, on_epoch: EpochHook | None = None,
-              keep_model: bool = False, initial_weights: list[np.ndarray] | None = None) -> SeedRun:
+              options: TrainOptions = TrainOptions()) -> SeedRun:
     """Build, fit and score one configuration with one seed.
 
     With validation data: early stopping on validation loss (patience from hp, best weights
     restored) and a validation score per epoch passed to `on_epoch` (which may raise to prune).
     Without: a fixed number of epochs (used to refit a final model on all data).
-    `initial_weights` (from a model of the same configuration) continues training it.
+    `options.initial_weights` (from a model of the same configuration) continues training it;
+    `options.keep_models` keeps the fitted model (options.fuse and record_failures concern train_seeds).
     Raises NonFiniteLoss when the loss or the predictions become NaN or infinite.
     """
     hp = resolve(hp)
@@ -101,8 +112,8 @@ def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: 
     gc.collect()
     seed_everything(seed)
     model = build_model(architecture, problem, hp)
-    if initial_weights is not None:
-        model.set_weights(initial_weights)
+    if options.initial_weights is not None:
+        model.set_weights(options.initial_weights)
     build_training_state(model, train[0], train[1])
     monitor = _EpochMonitor(problem, val, on_epoch)
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), monitor]
@@ -129,4 +140,4 @@ def train_one(problem, architecture: str, hp: dict[str, Any], seed: int, train: 
     val_loss = curves.get("val_loss") or curves["loss"]
     return SeedRun(seed=seed, score=score, metrics=metrics, history=curves, epochs=len(curves["loss"]),
                    best_epoch=int(np.argmin(val_loss)) + 1, n_params=int(model.count_params()),
-                   fit_seconds=fit_seconds, model=model if keep_model else None)
+                   fit_seconds=fit_seconds, model=model if options.keep_models else None)

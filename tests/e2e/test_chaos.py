@@ -175,7 +175,7 @@ def test_report_killed_while_it_registers_then_rerun_registers_one_version(tmp_p
     assert [str(v.version) for v in registry.versions("lstm-echo")] == [first.finalized.version] == ["1"]
     assert str(registry.alias("lstm-echo", CHAMPION).version) == "1" and load_model("models:/lstm-echo@champion")
 
-    registry.delete_alias("lstm-echo", CHAMPION)  # killed after the version was made, before its alias
+    client.delete_registered_model_alias("lstm-echo", CHAMPION)  # killed after the version was made, before its alias
     again = report(ReportSettings(**settings))
     assert [str(v.version) for v in registry.versions("lstm-echo")] == ["1"], "the rerun places the version it made"
     assert again.finalized.version == "1" and str(registry.alias("lstm-echo", CHAMPION).version) == "1"

@@ -12,7 +12,7 @@ from pipeline.settings import JobSettings
 from pipeline.architectures import build_model, resolve
 from pipeline.champion import ChampionRecord, raw_examples
 from pipeline.champion.ensemble import choose, ensemble_model, members, refit
-from pipeline.training.multi_seed import train_seeds
+from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.problems import get_problem
 from pipeline.stages.predict import predict
 from pipeline.stages.report import ReportSettings, report
@@ -39,7 +39,8 @@ def tiny_splits(name):
                                                 ("shape_generation", "generative")])  # evaluate() runs the model
 def test_ensemble_is_the_mean_of_its_seed_models_and_packages_as_one_model(name, architecture, tmp_path):
     problem, splits = tiny_splits(name)
-    runs = train_seeds(problem, architecture, HP, SEEDS, splits.train_plus_validation(), keep_models=True)
+    runs = train_seeds(problem, architecture, HP, SEEDS, splits.train_plus_validation(),
+                       options=TrainOptions(keep_models=True))
     ensemble = ensemble_model([r.model for r in runs], SEEDS)
     assert [m.name for m in members(ensemble)] == [f"seed_{s}" for s in SEEDS]
     each = [r.model.predict(splits.x_test, verbose=0) for r in runs]
@@ -47,11 +48,10 @@ def test_ensemble_is_the_mean_of_its_seed_models_and_packages_as_one_model(name,
     problem.evaluate(ensemble, splits.x_test, splits.y_test)  # also where evaluate() feeds predictions back
 
     tracker = Tracker.embedded(tmp_path / "runs")  # packaged, then loaded as the server and retune load it
-    run = tracker.start_run(tracker.experiment_id(f"lstm-{name}"), "final", "final")
     raw = raw_examples(problem, splits.x_test[:4])
     answers = problem.predict_raw(ensemble, raw)
-    uri = log_problem_model(tracker, run, ensemble, problem.state(), raw[:2], answers[:2])
-    tracker.end_run(run)
+    with tracker.run(tracker.experiment_id(f"lstm-{name}"), "final", "final") as run:
+        uri = log_problem_model(tracker, run, ensemble, problem.state(), raw[:2], answers[:2])
     assert list(load_model(uri).predict(pd.DataFrame({"input": raw}))) == answers
     loaded, _ = load_parts(uri)
     assert len(members(loaded)) == len(SEEDS)

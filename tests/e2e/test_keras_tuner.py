@@ -6,7 +6,8 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from pipeline.report.candidates import select_candidates, tuned_studies
+from pipeline.report.candidates import select_candidates
+from pipeline.search.studies import stored_studies
 from pipeline.cli import main
 from pipeline.search.engines.keras_tuner import HyperParametersTrial, declare
 from pipeline.problems import get_problem
@@ -64,7 +65,7 @@ def test_random_search_records_optuna_trials_and_nested_mlflow_runs_and_resumes(
         assert all(r.data.tags["role"] == "seed" and r.data.params["units"] == str(hp["units"]) for r in seeds)
 
     # The report stage reads the study like any other.
-    candidates = select_candidates(get_problem("echo"), tuned_studies("echo", study._storage), top_k=2)
+    candidates = select_candidates(get_problem("echo"), stored_studies(study._storage, "echo"), top_k=2)
     assert {c.study for c in candidates if c.study} == {name}
 
     # Rerunning continues KerasTuner's search (its state reloaded) and the same study and parent run.

@@ -9,11 +9,13 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.settings import JobSettings
 from pipeline.champion import ChampionRecord, history, rollback
-from pipeline.champion.updates import BASELINE, CONTINUE_NEW, NEW_MODEL, candidate_plans, old_plus_new, winner_record
+from pipeline.champion.updates import (BASELINE, CONTINUE_NEW, NEW_MODEL, Evidence, candidate_plans, old_plus_new,
+                                      winner_record)
 from pipeline.errors import UsageError
 from pipeline.stores.locking import job_lock
 from pipeline.problems import Splits, get_problem
 from pipeline.problems.data_spec import DataSpec
+from pipeline.report import candidates
 from pipeline.stages.report import ReportSettings, report
 from pipeline.stages import retune as stage
 from pipeline.stages.retune import RetuneSettings, retune
@@ -103,16 +105,19 @@ def test_a_continued_champion_is_registered_with_its_own_configuration(champion,
     model, _ = load_parts("models:/lstm-echo@champion")
     trained = []  # (hp, from the champion's weights?)
 
-    def train_seeds(problem, architecture, hp, seeds, *args, initial_weights=None, **kwargs):
-        trained.append((hp, initial_weights is not None))
-        return [SimpleNamespace(model=model, failure=None) for _ in seeds]
+    def train_seeds(problem, architecture, hp, seeds, *args, listener, options, **kwargs):
+        trained.append((hp, options.initial_weights is not None))
+        runs = [SimpleNamespace(seed=seed, model=model, failure=None) for seed in seeds]
+        for index, run in enumerate(runs):
+            listener.finished(index, run)
+        return runs
 
     def continue_wins(challengers, baseline, direction, alpha, paired, baseline_name):
         decisions = [Decision(name == CONTINUE_NEW, "stub", 0.001, 0.1, 0.05, 0.15, 1.0, 1.0, name=name,
                               p_holm=0.001 if name == CONTINUE_NEW else 1.0) for name in challengers]
         return Promotion(CONTINUE_NEW, CONTINUE_NEW, decisions, alpha, "stub: continue wins")
 
-    monkeypatch.setattr(stage, "train_seeds", train_seeds)
+    monkeypatch.setattr(candidates, "train_seeds", train_seeds)
     monkeypatch.setattr(stage, "decide_promotion", continue_wins)
     result = retune(settings(champion))
     assert result.promoted and CONTINUE_NEW in result.decision
@@ -133,8 +138,8 @@ def test_a_continued_champion_keeps_its_configuration():
     assert plans[CONTINUE_NEW].hp == {**hp, "epochs": 4, "patience": 0}  # trains on without early stopping
     assert plans[BASELINE].hp == plans[CONTINUE_NEW].hp and plans[NEW_MODEL].hp == hp
     data = DataSpec({"length": 5}, {"n_train": 4, "n_val": 4, "n_test": 4}, 7)
-    record = winner_record(CONTINUE_NEW, plans[CONTINUE_NEW], "vanilla", get_problem("echo"), [0.5, 0.7], [1, 2],
-                           data, "run", "1", 0.01)
+    record = winner_record(CONTINUE_NEW, plans[CONTINUE_NEW], "vanilla", get_problem("echo"),
+                           Evidence([0.5, 0.7], [1, 2], 0.01), data, "run", "1")
     back = ChampionRecord.from_tags(record.to_tags())
     assert back == record and back.hp == hp and back.extra_epochs == 4 and back.candidate == CONTINUE_NEW
     assert json.loads(record.to_tags()["config"]) == ["vanilla", hp] and back.data.seed == 7

@@ -100,9 +100,9 @@ params:
 """)
     result = tune(settings(tmp_path, problem="damped_sine", data={"length": "10", "n_train": "64", "n_val": "32"},
                            trials=2, seeds=2, pruner="none"))  # each diverges: none may be pruned first
-    pair = result.pairs[0] if result.pairs else None
+    assert [p.study_name for p in result.pairs] == ["damped_sine-vanilla"], "the stage reports its one study"
     study = optuna.load_study(study_name="damped_sine-vanilla", storage=storage(tmp_path))
-    assert len(study.trials) == 2 and pair.failed == 2
+    assert len(study.trials) == 2 and result.pairs[0].failed == 2
     for t in study.trials:
         assert t.state == optuna.trial.TrialState.FAIL
         assert "non-finite" in t.user_attrs["reason"]

@@ -400,3 +400,31 @@ def test_csv_too_few_rows_says_how_many_are_needed(tmp_path):
     need = int(str(err.value).split("need about ")[1].split()[0])
     path.write_text("a\n" + "".join(f"{i}\n" for i in range(need)))
     assert get_problem("csv", path=str(path), lags=3).splits().x_train.shape[0] >= 2
+
+
+def test_capabilities_are_declared_by_every_problem_that_has_them():
+    """A problem that scores by running the model itself declares `custom_evaluate` (fused towers then
+    train its seeds one by one); one that forecasts a series declares `forecasts`."""
+    from pipeline.problems.base import Problem
+
+    for name, cls in PROBLEMS.items():
+        assert cls.custom_evaluate == (cls.evaluate is not Problem.evaluate), name
+        assert cls.forecasts == hasattr(cls, "test_forecasts"), name
+    assert sorted(n for n, c in PROBLEMS.items() if c.custom_evaluate) == ["csv", "shape_generation"]
+
+
+@pytest.mark.parametrize("name", SYNTHETIC + ["csv"])
+def test_item_losses_average_back_to_the_metric(name, series_csv):
+    """The per-item losses every claim about new data is tested on are the metric, item by item: their
+    mean gives the problem's own score back (RMSE through the mean squared error)."""
+    params = {"path": str(series_csv), "target": "load"} if name == "csv" else SMALL.get(name, {})
+    problem = get_problem(name, **params)
+    splits = problem.splits(0, 40, 20, 30) if name != "csv" else problem.splits()
+    y = splits.y_test
+    rng = np.random.default_rng(0)
+    noisy = y + rng.normal(0, 0.6, y.shape).astype(y.dtype)  # wrong on some items, right on others
+    losses = problem.item_losses(y, noisy)
+    assert losses.shape == (len(y),) and np.all(losses >= 0)
+    score = problem.scores(y, noisy)[problem.metric]
+    assert problem.metric_of(float(losses.mean())) == pytest.approx(score, rel=1e-6)
+    assert 0 < losses.mean() and problem.item_losses(y, y).max() == 0

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from reports.stats import (
+    Resampling,
     bootstrap_ci,
     cliffs_delta,
     cohens_d,
@@ -196,6 +197,17 @@ def test_effect_sizes():
     assert cohens_d([2, 2, 2], [1, 1, 1]) == 0.0  # pooled sd 0 -> 0 by convention
     assert cohens_d([1, 2, 3], [3, 4, 5]) == pytest.approx(-2.0)  # pooled sd 1
     assert cohens_d(HIGH, LOW) > 10
+
+
+def test_resampling_settings_change_the_intervals_only():
+    scores = {"a": HIGH, "b": MID, "c": LOW}
+    full = compare(scores, "maximize", paired=True)
+    bare = compare(scores, "maximize", paired=True, resampling=Resampling(n_boot=0))
+    assert math.isnan(bare.pairwise[0].ci_low) and math.isnan(bare.summary.loc["a", "iqm_low"])
+    assert (bare.winner, bare.rule) == (full.winner, full.rule)
+    assert [p.p_holm for p in bare.pairwise] == [p.p_holm for p in full.pairwise]
+    assert compare(scores, "maximize", resampling=Resampling(seed=1)).to_dict() == \
+        compare(scores, "maximize", resampling=Resampling(seed=1)).to_dict()
 
 
 def test_bootstrap_interval_is_seeded_and_covers_the_difference():

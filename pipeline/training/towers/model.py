@@ -5,7 +5,7 @@ structure (pipeline.training.towers.per_tower: their learning rate, dropout, L1/
 each tower takes them from its own plain model). Every weight gains a leading tower axis
 (pipeline.training.towers.layers), so one batched matmul per time step computes the gates of all S LSTMs at once.
 Input and output gain a tower axis after the batch axis: (batch, S, ...). Tower s holds exactly the
-weights of a plain model (`export` / `load` move them both ways), so a fused model is S genuine
+weights of a plain model (`snapshot` + `write` / `load` move them both ways), so a fused model is S genuine
 independent runs, not an ensemble.
 
 `Towers` walks the layer graph of a model built by `pipeline.architectures` (a chain, or a DAG such as
@@ -175,10 +175,6 @@ class Towers:
         """Set every tower s to snapshots[s] (a snapshot(s) per tower)."""
         for k, (_, tower) in enumerate(self.pairs):
             tower.set_weights([np.stack([snap[k][i] for snap in snapshots]) for i in range(len(snapshots[0][k]))])
-
-    def export(self, s: int, plain: keras.Model) -> keras.Model:
-        """Copy tower s's weights into `plain` (a model of the same configuration); return it."""
-        return self.write(self.snapshot(s), plain)
 
     def write(self, snapshot: list[list[np.ndarray]], plain: keras.Model) -> keras.Model:
         """Copy a tower's `snapshot` (from `snapshot`) into `plain`; return it."""

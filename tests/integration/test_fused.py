@@ -11,7 +11,7 @@ from pipeline.training.towers.fused import Group, fusable, train_groups
 from pipeline.problems import get_problem
 from pipeline.training.seeding import seed_everything
 from pipeline.training.listeners import SeedListener
-from pipeline.training.multi_seed import train_seeds
+from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.training.towers.model import Towers, Unfusable
 
 
@@ -95,7 +95,7 @@ def test_fused_towers_early_stop_on_their_own_and_keep_their_best_weights():
     problem, splits = _data("echo")
     hp = {"units": 8, "batch_size": 16, "epochs": 12, "patience": 1, "learning_rate": 0.03}
     runs = train_seeds(problem, "vanilla", hp, [0, 1, 2], (splits.x_train, splits.y_train),
-                       (splits.x_val, splits.y_val), keep_models=True)
+                       (splits.x_val, splits.y_val), options=TrainOptions(keep_models=True))
     assert [r.seed for r in runs] == [0, 1, 2] and all(r.towers == 3 for r in runs)
     assert len({r.epochs for r in runs}) > 1, "these seeds stop at different epochs"
     for run in runs:
@@ -116,7 +116,8 @@ def test_fused_training_is_deterministic_and_matches_sequential_in_kind():
     data = ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
     first = train_seeds(problem, "bidirectional", hp, [5, 6], *data)
     again = train_seeds(problem, "bidirectional", hp, [5, 6], *data)
-    sequential = train_seeds(problem, "bidirectional", hp, [5, 6], *data, fuse=False)
+    sequential = train_seeds(problem, "bidirectional", hp, [5, 6], *data, options=TrainOptions(fuse=False))
+    assert [r.towers for r in first] == [2, 2], "the first run trained as fused towers (no silent fallback)"
     assert [r.score for r in first] == [r.score for r in again]
     assert [r.history["loss"] for r in first] == [r.history["loss"] for r in again]
     assert [r.towers for r in sequential] == [1, 1]
@@ -132,8 +133,8 @@ def test_fused_towers_learn_the_same_weights_as_sequential_runs(name, arch):
     hp = {**references.reference_hp(name), "units": 6, "dropout": 0.0, "epochs": 3, "patience": 0,
           "batch_size": len(splits.x_train), "optimizer": "sgd", "learning_rate": 0.5}  # SGD: scale-sensitive
     data = ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
-    fused = train_seeds(problem, arch, hp, [3, 4], *data, keep_models=True)
-    sequential = train_seeds(problem, arch, hp, [3, 4], *data, keep_models=True, fuse=False)
+    fused = train_seeds(problem, arch, hp, [3, 4], *data, options=TrainOptions(keep_models=True))
+    sequential = train_seeds(problem, arch, hp, [3, 4], *data, options=TrainOptions(keep_models=True, fuse=False))
     assert [r.towers for r in fused] == [2, 2] and [r.towers for r in sequential] == [1, 1]
     for f, s in zip(fused, sequential):
         seed_everything(f.seed)
@@ -157,7 +158,8 @@ def test_attention_towers_of_different_configurations_learn_what_each_seed_learn
     batched = train_groups(problem, "attention", [Group(hps[0], [3, 4], SeedListener()),
                                                   Group(hps[1], [5], SeedListener())], train, val, keep_models=True)
     for hp, runs, seeds in zip(hps, batched, ([3, 4], [5])):
-        alone = train_seeds(problem, "attention", hp, seeds, train, val, keep_models=True, fuse=False)
+        alone = train_seeds(problem, "attention", hp, seeds, train, val,
+                            options=TrainOptions(keep_models=True, fuse=False))
         assert [r.towers for r in runs] == [3] * len(seeds) and [r.towers for r in alone] == [1] * len(seeds)
         for b, a in zip(runs, alone):
             for wb, wa in zip(b.model.get_weights(), a.model.get_weights()):
@@ -174,9 +176,9 @@ def test_validation_videos_predicted_a_few_at_a_time_score_as_all_at_once(monkey
     problem, splits = _data("moving_square")
     hp = {"units": 4, "epochs": 2, "patience": 0, "batch_size": 5}
     data = ((splits.x_train, splits.y_train), (splits.x_val, splits.y_val))
-    at_once = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, keep_models=True)
+    at_once = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, options=TrainOptions(keep_models=True))
     monkeypatch.setattr(live_towers, "PREDICT_BATCH", 2)
-    by_two = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, keep_models=True)
+    by_two = train_seeds(problem, "cnn_lstm", hp, [1, 2], *data, options=TrainOptions(keep_models=True))
     assert [r.towers for r in by_two] == [2, 2]
     for a, b in zip(at_once, by_two):
         assert a.history["loss"] == b.history["loss"]
