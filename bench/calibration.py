@@ -1,76 +1,53 @@
-"""Calibration of every decision rule, simulated on the project's own functions (reports.stats,
-pipeline.search.racing): how often each fires when it should not (A/A), and how often it fires when it should.
+"""Calibration of every decision rule under DATA-LEVEL nulls, simulated on the project's own functions
+(reports.stats, pipeline.search.racing) called as the stages call them: how often each claims a difference
+that new data would not show (the nulls), and how often it finds one that is there (power).
 
-Scores are simulated per seed as the pipeline sees them: a seed effect shared by every candidate on that
-seed (paired seeds) plus each run's own noise, in SD units of a candidate's score. "Discrete" scores are
-accuracies on 200 test items (binomial counts), with many ties, as rounded accuracies give.
+The data and the calls: bench/calibration_nulls.py. Racing and interval coverage are simulated on per-seed
+scores (a seed effect shared by paired seeds plus each run's noise).
 
-Run: .venv/bin/python -m bench.calibration [--reps 2000]
+Run: .venv/bin/python -m bench --only calibration [--quick]; .venv/bin/python -m bench.calibration --reps 200
 """
 from __future__ import annotations
 
 import argparse
 import math
+import time
 import warnings
 
 import numpy as np
 from scipy import stats
 
+from bench import calibration_nulls as nulls
+from bench.calibration_nulls import ALPHA, MARGIN, Classifiers
 from bench.common import Results, table
 from pipeline.search.racing import planned_looks, race_reference, raced_out
-from reports.stats import Resampling, bootstrap_ci, compare, decide_promotion
+from reports.stats import bootstrap_ci
 
-ALPHA = 0.05
-SEED_SD, RUN_SD = 0.6, 0.8  # a candidate's score: SD 1 (0.6^2 + 0.8^2), 36% of its variance shared by seed
+SEED_SD, RUN_SD = 0.6, 0.8  # racing and coverage: a score's SD 1, 36% of its variance shared by the seed
+
+NULLS = (
+    "**What the nulls mean.** *Equal on new data*: the configurations have the same expected loss on test "
+    "items drawn fresh from the population and on seeds trained afresh; every repetition draws a new test "
+    "set, so a rule that takes this one test set for the future (the seed-only rule: the same call without "
+    "`items`) shows it. *Shared difficulty*: every configuration finds the same items hard, only seeds and "
+    "each seed's right-or-wrong outcomes differ; *own hard items* (item-level interaction): each "
+    "configuration draws its own per-item error probabilities from the same population, so on any one test "
+    "set one of them looks better. *As good as naive*: the forecast's expected squared error over the "
+    "stationary series equals the naive forecast's (last value); every repetition is a new stretch of the "
+    "series. *Equal ensemble*: the ensemble's expected per-item loss equals the single seed model's, on "
+    "fresh items. A null rate above its target is a rule that claims more than new data would show; a power "
+    "below its target, one that misses real differences.")
 
 
-def scores(rng: np.random.Generator, n_seeds: int, shifts: list[float], discrete: bool) -> list[np.ndarray]:
-    """One score vector per candidate (mean = shift, SD 1) on the same seeds; discrete: accuracies."""
-    seed_effect = rng.normal(0, SEED_SD, n_seeds)
-    out = [shift + seed_effect + rng.normal(0, RUN_SD, n_seeds) for shift in shifts]
-    if discrete:  # accuracy on 200 items around 0.9, one SD of the score = 0.02
-        out = [rng.binomial(200, np.clip(0.9 + 0.02 * v, 0, 1)) / 200 for v in out]
+def _rate(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _timed(label: str, fn):
+    start = time.perf_counter()
+    out = fn()
+    print(f"[calibration] {label}: {time.perf_counter() - start:.0f} s", flush=True)
     return out
-
-
-def promotion_rate(rng, reps: int, n_seeds: int, challengers: int, shift: float, discrete: bool) -> float:
-    """Share of retunes that promote a challenger; the baseline has mean 0, one challenger `shift`."""
-    fired = 0
-    for _ in range(reps):
-        baseline, *others = scores(rng, n_seeds, [0.0, shift] + [0.0] * (challengers - 1), discrete)
-        result = decide_promotion({f"c{i}": v for i, v in enumerate(others)}, baseline, "maximize", ALPHA,
-                                  paired=True, n_boot=0)
-        fired += result.better
-    return fired / reps
-
-
-def selection_rates(rng, reps: int, n_seeds: int, candidates: int) -> tuple[float, float, float, float]:
-    """A/A selection with `candidates` equal ones: (share where some candidate is called significantly worse,
-    with the holdout; the same without it; mean bias of the winner's reported score, with; without)."""
-    fired = fired_naive = 0
-    bias, bias_naive = [], []
-    for _ in range(reps):
-        values = scores(rng, n_seeds, [0.0] * candidates, False)
-        named = {f"c{i}": v for i, v in enumerate(values)}
-        held = compare(named, "maximize", alpha=ALPHA, paired=True, resampling=Resampling(n_boot=0))
-        naive = compare(named, "maximize", alpha=ALPHA, paired=True, holdout=False,
-                        resampling=Resampling(n_boot=0))
-        fired += any(p.significantly_worse for p in held.pairwise)
-        fired_naive += any(p.significantly_worse for p in naive.pairwise)
-        bias.append(held.estimate)
-        bias_naive.append(naive.estimate)
-    return fired / reps, fired_naive / reps, float(np.mean(bias)), float(np.mean(bias_naive))
-
-
-def smaller_wins(rng, reps: int, n_seeds: int, gap_in_margins: float, margin: float = 0.5) -> float:
-    """Share of reports where a smaller candidate truly worse by gap * margin replaces the best."""
-    wins = 0
-    for _ in range(reps):
-        big, small = scores(rng, n_seeds, [0.0, -gap_in_margins * margin], False)
-        result = compare({"big": big, "small": small}, "maximize", params={"big": 1000, "small": 10},
-                         alpha=ALPHA, paired=True, margin=margin, resampling=Resampling(n_boot=0))
-        wins += result.winner == "small"
-    return wins / reps
 
 
 def racing_kill_rate(rng, studies: int, trials: int, n_seeds: int) -> float:
@@ -132,91 +109,191 @@ def coverage(rng, reps: int, n: int, skewed: bool) -> tuple[float, float]:
     return hits / reps, hits_pct / reps
 
 
+def equal_on_new_data(results: Results, rng, reps: int) -> str:
+    """Table 1: every stage's rule with the configurations equal on new data."""
+    cells = {}
+    for interaction in (False, True):
+        for seeds in (10, 30):
+            key = f"{'own_items' if interaction else 'shared_items'}_n{seeds}"
+            cells[key] = _timed(f"equal {key}", lambda: nulls.equal_configurations(
+                rng, Classifiers(interaction=interaction), reps, seeds))
+            for name, value in cells[key].items():
+                results.add("calibration", f"equal_{name}_{key}", value)
+    rows = []
+    for label, rule, target in (
+            ("retune: 3 equal challengers, one promoted (`decide_promotion`, min_effect = margin)", "retune", "≤ 0.05"),
+            ("retune, the test alone (Holm p < alpha, min_effect 0)", "retune_test", "≤ 0.05"),
+            ("finalize: the refit winner promoted over the champion (`significantly_better`, min_effect = margin)",
+             "finalize", "≤ 0.05"),
+            ("finalize, the test alone (p < alpha, min_effect 0)", "finalize_test", "≤ 0.05"),
+            ("report: some of 4 equal candidates 'significantly worse' than the best (`compare`, chosen on "
+             "validation)", "report", "≤ 0.05")):
+        rows.append([label] + [f"{_rate(c[rule])} ({_rate(c[rule + '_seeds'])})" for c in cells.values()] + [target])
+    return table(["rule (rate with items; in brackets the seed-only rule)", "shared difficulty, 10 seeds",
+                  "shared, 30 seeds", "own hard items, 10 seeds", "own hard items, 30 seeds", "target"], rows)
+
+
+def forecasts(results: Results, rng, reps: int) -> str:
+    """Table 2: 'beats naive' (Diebold-Mariano) on AR(1) stretches, nulls and power."""
+    grid = [(phi, steps) for phi in (0.9, 0.97) for steps in (20, 40)]
+    rows = []
+    for label, kind, seeds in (("naive + the fixed perturbation -2(1 - phi) x, i.e. (2 phi - 1) x", "perturbed", 1),
+                               ("the optimum phi x + the model's own errors", "noisy", 1),
+                               ("5 seeds' mean forecast (each seed's coefficient and noise vary)", "seeds", 5),
+                               ("15 seeds' mean forecast", "seeds", 15)):
+        cells = []
+        for phi, steps in grid:
+            rate, no_lags = nulls.beats_naive(rng, reps, phi, steps, kind, seeds)
+            results.add("calibration", f"beats_naive_{kind}{seeds}_phi{phi}_steps{steps}", rate)
+            results.add("calibration", f"beats_naive_lags0_{kind}{seeds}_phi{phi}_steps{steps}", no_lags)
+            cells.append(f"{_rate(rate)} ({_rate(no_lags)})")
+        rows.append([label] + cells + ["", "", "≤ 0.06"])
+    power = []
+    for steps in (20, 40):
+        rate, no_lags = nulls.beats_naive(rng, max(reps // 2, 10), 0.5, steps, "optimum")
+        results.add("calibration", f"beats_naive_power_phi0.5_steps{steps}", rate)
+        results.add("calibration", f"beats_naive_power_lags0_phi0.5_steps{steps}", no_lags)
+        power.append(f"{_rate(rate)} ({_rate(no_lags)})")
+    rows.append(["power: 25% lower MSE than naive (phi 0.5: the conditional mean phi x)", "", "", "", ""] + power
+                + ["≥ 0.50 at 40 steps"])
+    return table(["model as good as naive in expectation (null), or better", "phi 0.9, 20 steps", "phi 0.9, 40",
+                  "phi 0.97, 20", "phi 0.97, 40", "phi 0.5, 20", "phi 0.5, 40", "target"], rows)
+
+
+def ensembles(results: Results, rng, reps: int) -> str:
+    """Table 3: the ensemble rule (`fixed_model_better`) on equal and better ensembles."""
+    rows = []
+    for label, name, fn, target in (
+            ("classification, equal ensemble (McNemar; accuracy 0.99, 1,000 items, 80% of item outcomes shared "
+             "with the seed)", "ensemble_equal_classification", lambda: nulls.ensemble_classification(rng, reps),
+             "≤ 0.05"),
+            ("RMSE, equal: squared errors, the ensemble's residuals heavy-tailed (t5), the seed's normal "
+             "(right-skewed differences)", "ensemble_equal_rmse_heavy_ensemble",
+             lambda: nulls.ensemble_regression(rng, reps, "ensemble"), "≤ 0.05"),
+            ("RMSE, equal: the seed's residuals heavy-tailed, the ensemble's normal",
+             "ensemble_equal_rmse_heavy_single", lambda: nulls.ensemble_regression(rng, reps, "single"), "≤ 0.05"),
+            ("power: ensemble 0.5 accuracy points better (0.995 against 0.99), 1,000 items",
+             "ensemble_power_classification", lambda: nulls.ensemble_classification(rng, reps, 0.005),
+             "≥ 0.25")):
+        rate = fn()
+        results.add("calibration", name, rate)
+        rows.append([label, _rate(rate), target])
+    return table(["scenario (ensemble registered)", "rate", "target"], rows)
+
+
+def divergence(results: Results, rng, reps: int) -> str:
+    """Table 4: a challenger better on most seeds, diverging on 15% of them: its mean is worse."""
+    rows = []
+    for seeds, diverged, error in ((10, 2, 0.5), (10, 2, 0.05), (20, 3, 0.5), (20, 3, 0.05)):
+        retune, final = nulls.diverging(rng, Classifiers(), reps, seeds, diverged, error)
+        results.add("calibration", f"diverging_retune_n{seeds}_d{diverged}_e{error}", retune)
+        results.add("calibration", f"diverging_finalize_n{seeds}_d{diverged}_e{error}", final)
+        mean = ((seeds - diverged) * 0.005 + diverged * error) / seeds
+        rows.append([f"{diverged} of {seeds} seeds at error {error}, the others at 0.005 (mean error {mean:.4f} "
+                     f"against the baseline's 0.01)", _rate(retune), _rate(final), "0"])
+    return table(["challenger (own hard items)", "retune promotes", "finalize promotes", "target"], rows)
+
+
+def smaller_model(results: Results, rng, reps: int) -> str:
+    """Table 5: the smaller-model rule when the smaller model is truly worse by one and two margins."""
+    rows = []
+    for interaction in (False, True):
+        for seeds in (10, 30):
+            cells = []
+            for gap, n in ((1.0, reps), (2.0, max(reps // 2, 10))):
+                wins, by_rule = nulls.smaller_model(rng, Classifiers(interaction=interaction), n, seeds, gap)
+                tag = f"{'own' if interaction else 'shared'}_n{seeds}_gap{gap}"
+                results.add("calibration", f"smaller_wins_{tag}", wins)
+                results.add("calibration", f"smaller_wins_by_rule_{tag}", by_rule)
+                cells.append(f"{_rate(wins)} ({_rate(by_rule)})")
+            rows.append([f"{'own hard items' if interaction else 'shared difficulty'}, {seeds} seeds"] + cells
+                        + ["≤ 0.05 at 1 margin"])
+    return table(["data", "smaller worse by 1 margin: wins (by the rule)", "by 2 margins", "target"], rows)
+
+
+def test_set_cost(results: Results, rng, reps: int) -> str:
+    """Table 6: retune's power at +1.5 seed SD with 10 seeds, and what the test-set term costs."""
+    rows = []
+    for ratio, label in ((0.0, "small test-set term (per-item noise only)"),
+                         (1.0, "1,000 items, test-set SE = seed SE (ratio 1)"),
+                         (3.0, "1,000 items, test-set SE = 3 x seed SE")):
+        null = nulls.gaussian_retune(rng, reps, 10, 0.0, ratio)
+        power = nulls.gaussian_retune(rng, max(reps // 2, 10), 10, 1.5, ratio)
+        for kind, values in (("null", null), ("power", power)):
+            for key, value in values.items():
+                results.add("calibration", f"gaussian_{kind}_{key}_ratio{ratio}", value)
+        rows.append([label, f"{_rate(null['rule'])} ({_rate(null['seeds'])})",
+                     f"{_rate(power['rule'])} ({_rate(power['seeds'])})",
+                     "≥ 0.80" if ratio == 0 else "(the cost)"])
+    return table(["test set", "equal: promoted (seed-only)", "+1.5 seed SD: promoted (seed-only)",
+                  "power target"], rows)
+
+
+def racing(results: Results, rng, reps: int) -> str:
+    rows = []
+    for n in (3, 5, 10):
+        new = racing_kill_rate(rng, max(reps // 10, 5), 20, n)
+        old = old_racing_kill_rate(rng, max(reps // 10, 5), 20, n)
+        results.add("calibration", f"racing_kill_equal_n{n}", new)
+        results.add("calibration", f"racing_kill_equal_old_n{n}", old)
+        rows.append([n, _rate(new), _rate(old)])
+    return table(["seeds per trial", "equal trials stopped (now)", "before (vs incumbent, alpha per look)"], rows)
+
+
+def intervals(results: Results, rng, reps: int) -> str:
+    rows = []
+    for n in (10, 30):
+        for skewed in (False, True):
+            t, pct = coverage(rng, max(reps // 5, 10), n, skewed)
+            shape = "skewed" if skewed else "normal"
+            results.add("calibration", f"coverage_bootstrap_t_n{n}_{shape}", t)
+            results.add("calibration", f"coverage_percentile_n{n}_{shape}", pct)
+            rows.append([n, shape, _rate(t), _rate(pct)])
+    return table(["seeds", "differences", "bootstrap-t (ours)", "percentile"], rows)
+
+
 def run(results: Results, reps: int = 2000, seed: int = 0) -> None:
     warnings.filterwarnings("ignore")
     rng = np.random.default_rng(seed)
     error = 1.96 * math.sqrt(ALPHA * (1 - ALPHA) / reps)
-    section = "calibration"
-
-    rows = []
-    for discrete in (False, True):
-        for n in (10, 30):
-            rates = [promotion_rate(rng, reps, n, m, 0.0, discrete) for m in (1, 2, 3, 4, 5)]
-            for m, rate in zip((1, 2, 3, 4, 5), rates):
-                results.add(section, f"aa_promotion_{'discrete' if discrete else 'normal'}_n{n}_m{m}", rate)
-            rows.append(["discrete accuracy" if discrete else "normal", n] + [f"{r:.3f}" for r in rates])
-    promotion = table(["scores", "seeds", "1 challenger", "2", "3", "4", "5"], rows)
-
-    power_rows = []
-    for n in (10, 30):
-        cells = []
-        for shift in (0.5, 1.0, 1.5):
-            rate = promotion_rate(rng, max(reps // 4, 10), n, 1, shift, False)
-            results.add(section, f"power_n{n}_shift{shift}", rate)
-            cells.append(f"{rate:.3f}")
-        power_rows.append([n] + cells)
-    power = table(["seeds", "+0.5 SD", "+1.0 SD", "+1.5 SD"], power_rows)
-
-    sel_rows = []
-    for n in (10, 30):
-        held, naive, bias, bias_naive = selection_rates(rng, max(reps // 2, 10), n, 6)
-        results.add(section, f"aa_selection_holdout_n{n}", held)
-        results.add(section, f"aa_selection_same_seeds_n{n}", naive)
-        results.add(section, f"winner_bias_holdout_n{n}", bias, "SD")
-        results.add(section, f"winner_bias_same_seeds_n{n}", bias_naive, "SD")
-        sel_rows.append([n, f"{held:.3f}", f"{naive:.3f}", f"{bias:+.3f}", f"{bias_naive:+.3f}"])
-    selection = table(["seeds", "some candidate 'worse' (holdout)", "same seeds choose and test",
-                       "winner's estimate bias (holdout, SD)", "bias, same seeds"], sel_rows)
-
-    eq_rows = []
-    for n in (10, 30):
-        cells = []
-        for gap in (2.0, 1.0, 0.0):
-            rate = smaller_wins(rng, max(reps // 2, 10), n, gap)
-            results.add(section, f"smaller_wins_n{n}_gap{gap}", rate)
-            cells.append(f"{rate:.3f}")
-        eq_rows.append([n] + cells)
-    equivalence = table(["seeds", "smaller worse by 2 margins", "by 1 margin", "truly equal"], eq_rows)
-
-    race_rows = []
-    for n in (3, 5, 10):
-        new = racing_kill_rate(rng, max(reps // 10, 5), 20, n)
-        old = old_racing_kill_rate(rng, max(reps // 10, 5), 20, n)
-        results.add(section, f"racing_kill_equal_n{n}", new)
-        results.add(section, f"racing_kill_equal_old_n{n}", old)
-        race_rows.append([n, f"{new:.3f}", f"{old:.3f}"])
-    racing = table(["seeds per trial", "equal trials stopped (now)", "before (vs incumbent, alpha per look)"],
-                   race_rows)
-
-    cov_rows = []
-    for n in (10, 30):
-        for skewed in (False, True):
-            t, pct = coverage(rng, max(reps // 5, 10), n, skewed)
-            results.add(section, f"coverage_bootstrap_t_n{n}_{'skewed' if skewed else 'normal'}", t)
-            results.add(section, f"coverage_percentile_n{n}_{'skewed' if skewed else 'normal'}", pct)
-            cov_rows.append([n, "skewed" if skewed else "normal", f"{t:.3f}", f"{pct:.3f}"])
-    intervals = table(["seeds", "differences", "bootstrap-t (ours)", "percentile"], cov_rows)
-
-    results.section("Calibration of the decision rules", "\n\n".join([
-        f"Simulated on the project's own functions, {reps} repetitions per A/A cell (simulation error "
-        f"±{error:.3f} at 5%); scores in SD units, seed effect shared by all candidates (paired seeds).",
-        "**A/A promotion rate** (`decide_promotion`, all challengers equal to the baseline; target ≤ 0.05):",
-        promotion,
-        "**Power** (one challenger truly better by the shift, in SD of a score; target ≥ 0.80 at +1.5 SD, "
-        "10 seeds):", power,
-        "**A/A selection** (`compare`, 6 equal candidates): how often some candidate is called significantly "
-        "worse than the chosen best, and the bias of the winner's reported score:", selection,
-        "**Equivalence margin** (margin 0.5 SD; a smaller model replaces the best only when shown within it; "
-        "target ≤ 0.05 at 2 margins):", equivalence,
-        "**Racing** (20 equal trials per study; share of trials stopped; target ≤ 0.05):", racing,
-        "**Interval coverage** (nominal 0.95, paired mean difference):", intervals]))
+    parts = [
+        f"Simulated on the project's own functions, called as the stages call them; {reps} repetitions per null "
+        f"cell (simulation error ±{error:.3f} at a rate of 0.05; power cells and the 2-margin column use half). "
+        f"Equivalence margin (min_effect, loss_margin) {MARGIN} on 0/1 item losses, as the accuracy problems "
+        "declare.", NULLS,
+        "**1. Configurations equal on new data** (0/1 item losses, accuracy 0.99, 1,000 fresh test items and "
+        "1,000 validation items per repetition; item error probabilities from a Beta population of mean 0.01; "
+        "a seed scales a configuration's probabilities by a lognormal factor, SD of its log 0.3, 60% shared by "
+        "the configurations on that seed; the same factor on validation and test):",
+        _timed("equal on new data", lambda: equal_on_new_data(results, rng, reps)),
+        "**2. Forecasts: 'beats naive'** (`diebold_mariano`, squared error per one-step forecast, HLN; a "
+        "stationary AR(1) stretch of 20 or 40 forecasts, unit innovations; in brackets, for contrast, the same "
+        "test with horizon - 1 = 0 HAC lags instead of max(horizon - 1, ceil(n^(1/3)))):",
+        _timed("forecasts", lambda: forecasts(results, rng, reps)),
+        "**3. Ensemble rule** (`fixed_model_better` on the per-item losses of the ensemble and the single seed "
+        "model, 1,000 items):", _timed("ensembles", lambda: ensembles(results, rng, reps)),
+        "**4. A challenger that diverges on 15% of its seeds** (its mean is worse; item losses, margin "
+        f"{MARGIN}):", _timed("divergence", lambda: divergence(results, rng, max(reps // 2, 10))),
+        f"**5. The smaller-model rule** (`compare` with parameter counts and margin {MARGIN}; 2 candidates, "
+        "the smaller one truly worse by 1 or 2 margins; 'by the rule': it wins although the bigger one was "
+        "the best on validation, the rest is the selection on validation):",
+        _timed("smaller model", lambda: smaller_model(results, rng, reps)),
+        "**6. Retune's power and the test-set term** (Gaussian item losses in units of the SD of a seed's "
+        "mean loss, 0.6 of it shared by the seed; one challenger, 10 seeds, margin 0.5 SD; each "
+        "configuration's own item effects sized so that the test set's standard error of the difference is "
+        "the stated multiple of the seeds'):", _timed("test-set cost", lambda: test_set_cost(results, rng, reps)),
+        "**Racing** (per-seed scores, 20 equal trials per study; share of trials stopped; target ≤ 0.05):",
+        _timed("racing", lambda: racing(results, rng, reps)),
+        "**Interval coverage** (nominal 0.95, paired mean difference of per-seed scores):",
+        _timed("intervals", lambda: intervals(results, rng, reps))]
+    results.section("Calibration of the decision rules", "\n\n".join(parts))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=2000)
     args = parser.parse_args()
-    run(Results(), reps=args.reps)
+    run(Results(bench="calibration"), reps=args.reps)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from importlib import metadata
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import mlflow
+import numpy as np
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
@@ -189,6 +191,14 @@ class Tracker:
 
     def log_dict(self, run_id: str, data: dict, path: str) -> None:
         self.client.log_dict(run_id, data, path)
+
+    def log_losses(self, run_id: str, losses, seeds: list[int], path: str = "test_losses.npz") -> None:
+        """Per-item test losses, seeds x items (float32, compressed), with their seeds: the evidence every claim
+        about new data was tested on, kept beside the run (numpy.load(...)["losses"])."""
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / path
+            np.savez_compressed(local, losses=np.asarray(losses, np.float32), seeds=np.asarray(seeds))
+            self.client.log_artifact(run_id, str(local))
 
     def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(local_path), artifact_path)

@@ -8,7 +8,7 @@ model themselves, e.g. shape_generation feeding predictions back) take it as the
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -17,7 +17,7 @@ from pipeline.errors import NonFiniteLoss
 from pipeline.settings import ENSEMBLE_SIZE
 from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.problems import Problem, Splits
-from reports.stats import fmt, significantly_better
+from reports.stats import fixed_model_better, fmt
 
 MEMBER_PREFIX = "seed_"  # an ensemble member's name: seed_<seed>
 
@@ -89,34 +89,42 @@ class EnsembleChoice:
         return ["model", f"test {self.metric}", "each seed", "registered"], rows
 
 
-def per_sample(problem: Problem, model: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The primary metric of each test sample: the problem's own scores, one row at a time."""
-    pred = model.predict(x, batch_size=512, verbose=0)
-    return np.array([problem.scores(y[i:i + 1], pred[i:i + 1])[problem.metric] for i in range(len(y))])
+def item_losses(problem: Problem, model: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The model's loss on each test item, in the problem's own metric (Problem.item_losses)."""
+    return problem.item_losses(y, model.predict(x, batch_size=512, verbose=0))
 
 
-def choose(seeds: list[int], seed_scores: list[float], metric: str, direction: str,
-           ensemble_score: float | None = None, ensemble_samples: Sequence[float] = (),
-           single_samples: Sequence[float] = (), alpha: float = 0.05) -> EnsembleChoice:
-    """Register the ensemble only when it is significantly better than the single seed model it would replace
-    on the same test samples (one-sided paired test over samples: reports.stats.significantly_better): it costs
-    K times as much to serve, and the two are fixed models whose difference is test-sample noise (a one-sample
-    test of the seeds' scores against the ensemble's treats that score as exact: simulated, it registered an
-    ensemble no better than another seed 21-28% of the time at alpha 0.05)."""
+@dataclass(frozen=True)
+class Rivals:
+    """The ensemble's and the single seed model's test scores and per-item losses on the same items, and
+    whether the items are consecutive forecasts (a HAC variance over them)."""
+
+    ensemble_score: float
+    ensemble_losses: np.ndarray
+    single_losses: np.ndarray
+    time_steps: bool = False
+    horizon: int = 1
+
+
+def choose(seeds: list[int], seed_scores: list[float], metric: str, rivals: Rivals | None = None,
+           alpha: float = 0.05) -> EnsembleChoice:
+    """Register the ensemble only when it beats the single seed model it would replace on the same test
+    items: two fixed models, so only the items vary (reports.stats.fixed_model_better: McNemar's exact test
+    on the discordant items when each is right or wrong, else a paired test of the per-item loss, the
+    squared error for RMSE, HAC over consecutive forecasts). It costs K times as much to serve."""
     single = f"single seed {seeds[0]} registered"
-    if ensemble_score is None:
+    if rivals is None:
         return EnsembleChoice(metric, seeds, seed_scores, None, False,
                               f"{single}: one seed refit (ensemble size 1, or the others diverged)")
-    evidence = significantly_better(ensemble_samples, single_samples, direction, alpha, paired=True)
-    k, n = len(seeds), len(single_samples)
-    test = (f"single seed {seeds[0]}'s {fmt(seed_scores[0])} on the same {n} test samples (one-sided paired test "
-            f"over samples: {evidence.test}, p={fmt(evidence.p_value)}")
-    if evidence.better:
-        rule = f"ensemble of {k} seeds registered: its test {metric} {fmt(ensemble_score)} beats {test} < {alpha})"
-    else:
-        rule = (f"{single}: the ensemble of {k} seeds (test {metric} {fmt(ensemble_score)}) is not significantly "
-                f"better than {test} >= {alpha}), and one model costs 1/{k} to serve")
-    return EnsembleChoice(metric, seeds, seed_scores, float(ensemble_score), evidence.better, rule, evidence.p_value)
+    evidence = fixed_model_better(rivals.ensemble_losses, rivals.single_losses, alpha, rivals.time_steps,
+                                  rivals.horizon)
+    k = len(seeds)
+    claim = evidence.sentence(f"the ensemble of {k} seeds (test {metric} {fmt(rivals.ensemble_score)})",
+                              f"single seed {seeds[0]}'s model ({fmt(seed_scores[0])})", alpha)
+    rule = (f"ensemble of {k} seeds registered: {claim}" if evidence.better
+            else f"{single}: {claim}; one model costs 1/{k} to serve")
+    return EnsembleChoice(metric, seeds, seed_scores, float(rivals.ensemble_score), evidence.better, rule,
+                          evidence.p_value)
 
 
 def refit(problem: Problem, architecture: str, hp: dict[str, Any], seeds: list[int], splits: Splits,
@@ -138,10 +146,10 @@ def refit(problem: Problem, architecture: str, hp: dict[str, Any], seeds: list[i
 
     kept = [r.seed for r in done]
     ensemble = ensemble_model([r.model for r in done], kept) if len(done) > 1 else None
-    paired = {} if ensemble is None else {
-        "ensemble_score": score(ensemble), "ensemble_samples": per_sample(problem, ensemble, *test),
-        "single_samples": per_sample(problem, done[0].model, *test)}
-    choice = choose(kept, [score(r.model) for r in done], problem.metric, problem.direction, alpha=alpha, **paired)
+    rivals = None if ensemble is None else Rivals(
+        score(ensemble), item_losses(problem, ensemble, *test), item_losses(problem, done[0].model, *test),
+        problem.forecasts, int(problem.params.get("horizon", 1)))
+    choice = choose(kept, [score(r.model) for r in done], problem.metric, rivals, alpha)
     if failed:
         choice = replace(choice, rule=f"{choice.rule}; left out: {'; '.join(failed)}")
     return (ensemble if choice.registered_ensemble else done[0].model), choice

@@ -1,17 +1,18 @@
 """Finalize the report's winner: refit it on train + validation for the median best epoch of its seeds,
 with K seeds (their ensemble registered when it beats a single seed on the test set, else one seed model:
 pipeline.champion.ensemble), package it with its preprocessing, register it, and move the champion alias
-only when the evidence says so (first registration, or significantly better than the champion); otherwise
-it is a challenger."""
+only when the evidence says so (first registration, or better than the champion on new data by at least
+the problem's margin: reports.stats.significantly_better over seeds and test items); otherwise it is a
+challenger."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.champion.candidate import Candidate, raw_examples
+from pipeline.champion.candidate import Candidate, claims, raw_examples
 from pipeline.champion.ensemble import EnsembleChoice, refit
 from pipeline.settings import ReportSettings
 from pipeline.champion.record import BOOK_REFERENCE, ChampionRecord
@@ -19,7 +20,7 @@ from pipeline.champion.registry import record_decision, register
 from pipeline.problems import Problem, Splits
 from pipeline.problems.data_spec import DataSpec
 from pipeline.training.seeding import report_seeds
-from reports.stats import Comparison, significantly_better
+from reports.stats import Comparison, fmt, significantly_better
 from tracking.names import model_name
 from tracking.packaging import log_problem_model
 from tracking.registry import CHAMPION, Registry
@@ -48,14 +49,14 @@ class Finalized:
 @dataclass(frozen=True)
 class Verdict:
     """What the report decided: its winner, the comparison that chose it over `seeds`, the current
-    champion's configuration among its candidates (None when it is not one) and a `veto` (why the winner
-    may not be champion, e.g. a forecast that does not beat the naive one)."""
+    champion's configuration among its candidates (None when it is not one) and `veto_of`: why the model
+    finalize registers may not be champion (e.g. a forecast that does not beat every baseline), or None."""
 
     winner: Candidate
     comparison: Comparison
     seeds: list[int]
     champion: Candidate | None = None
-    veto: str | None = None
+    veto_of: Callable[[Any], str | None] | None = None
 
     @property
     def confirm(self) -> slice:
@@ -78,6 +79,7 @@ class FinalModel:
     model: Any
     choice: EnsembleChoice
     record: ChampionRecord
+    veto: str | None = None  # why this model may not be champion (Verdict.veto_of), or None
     run_id: str = ""
     uri: str = ""
 
@@ -120,7 +122,7 @@ def _refit(problem: Problem, splits: Splits, data: DataSpec, verdict: Verdict, s
                             rule=comparison.rule, model_kind=choice.kind, model_test=choice.score,
                             ensemble_test=choice.ensemble_score, final_seeds=choice.seeds, seed_tests=choice.seed_scores,
                             ensemble_rule=choice.rule)
-    return FinalModel(hp, model, choice, record)
+    return FinalModel(hp, model, choice, record, verdict.veto_of(model) if verdict.veto_of else None)
 
 
 def _log_final(problem: Problem, splits: Splits, verdict: Verdict, final: FinalModel, report_run: RunScope) -> FinalModel:
@@ -139,9 +141,9 @@ def _log_final(problem: Problem, splits: Splits, verdict: Verdict, final: FinalM
 def _first_registration(registry: Registry, problem: Problem, current, verdict: Verdict, final: FinalModel) -> Finalized:
     """No champion to test against (none yet, or its configuration was not re-evaluated): champion unless vetoed."""
     name = model_name(problem.name)
-    version, alias = register(registry, name, final.uri, final.run_id, final.record, promote=verdict.veto is None)
+    version, alias = register(registry, name, final.uri, final.run_id, final.record, promote=final.veto is None)
     first = "first registration" if current is None else f"champion v{current.version} could not be re-evaluated"
-    decision = f"{first}: {'champion' if verdict.veto is None else _vetoed(verdict.veto)}"
+    decision = f"{first}: {'champion' if final.veto is None else _vetoed(final.veto)}"
     record_decision(registry, name, version, decision)
     return Finalized(name, version, alias, decision, verdict.epochs, problem.metric, final.choice.score, final.uri,
                      choice=final.choice)
@@ -152,17 +154,22 @@ def _versus_champion(registry: Registry, problem: Problem, current, verdict: Ver
     """Champion when significantly better than the champion's configuration on the same seeds and test data
     (and not vetoed), else challenger."""
     name = model_name(problem.name)
-    evidence = significantly_better(final.record.test_scores,
-                                    verdict.comparison.scores[verdict.champion.name][verdict.confirm],
-                                    problem.direction, alpha=alpha, paired=True)
+    winner, champion = verdict.winner, verdict.champion
+    margin = verdict.comparison.margin
+    items = claims(problem, [winner, champion], margin, verdict.confirm)
+    evidence = significantly_better(final.record.test_scores, verdict.comparison.scores[champion.name][verdict.confirm],
+                                    problem.direction, alpha, items, (winner.name, champion.name),
+                                    min_effect=items.loss_margin or 0.0)
     record = replace(final.record, vs_champion=str(current.version), vs_champion_p=evidence.p_value)
     version, alias = register(registry, name, final.uri, final.run_id, record,
-                              promote=evidence.better and verdict.veto is None)
-    verdict_text = "significantly better than" if evidence.better else "not significantly better than"
-    outcome = (_vetoed(verdict.veto) if verdict.veto is not None else "promoted" if evidence.better
+                              promote=evidence.better and final.veto is None)
+    verdict_text = "better on new data than" if evidence.better else "not shown better on new data than"
+    outcome = (_vetoed(final.veto) if final.veto is not None else "promoted" if evidence.better
                else "kept as challenger")
-    decision = (f"{verdict_text} champion v{current.version} re-evaluated on the same {len(record.seeds)} seeds and "
-                f"test data ({evidence.test}, p={evidence.p_value:.3g}): {outcome}")
+    notes = "".join(f"; {note}" for note in evidence.notes)
+    decision = (f"{verdict_text} champion v{current.version}, re-evaluated on the same seeds and test data "
+                f"({evidence.test} {evidence.sources}, mean loss difference {fmt(evidence.loss_difference)}, "
+                f"p={fmt(evidence.p_value)}, minimum effect {fmt(evidence.min_effect)}{notes}): {outcome}")
     record_decision(registry, name, version, decision)
     return Finalized(name, version, alias, decision, verdict.epochs, problem.metric, final.choice.score, final.uri,
                      evidence.p_value, final.choice)

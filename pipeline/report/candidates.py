@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 
+import numpy as np
 import optuna
 from tqdm import tqdm
 
@@ -69,15 +70,19 @@ class _TestScorer(SeedListener):
         self.keep_model = keep_model
 
     def finished(self, index: int, run: SeedRun) -> None:
-        if run.failure:
-            self.candidate.test_scores.append(math.nan)  # reports.stats.fill_failed decides what it scores
+        x, y = self.splits.x_test, self.splits.y_test
+        if run.failure:  # reports.stats decides what a diverged seed scores
+            self.candidate.test_scores.append(math.nan)
+            self.candidate.test_losses.append(np.full(len(y), math.nan))
         else:
-            scores = self.problem.evaluate(run.model, self.splits.x_test, self.splits.y_test)
+            pred = run.model.predict(x, batch_size=256, verbose=0)
+            scores = self.problem.evaluate(run.model, x, y) if self.problem.custom_evaluate else \
+                self.problem.scores(y, pred)
             self.candidate.test_scores.append(float(scores[self.problem.metric]))
             self.candidate.test_metrics.append({k: float(v) for k, v in scores.items()})
-            if getattr(self.problem, "forecasts", False):  # the report plots the test period
-                self.candidate.test_forecasts.append(self.problem.test_forecasts(
-                    run.model.predict(self.splits.x_test, batch_size=256, verbose=0)))
+            self.candidate.test_losses.append(self.problem.item_losses(y, pred))
+            if self.problem.forecasts:  # the report plots the test period and tests the forecast
+                self.candidate.test_forecasts.append(self.problem.test_forecasts(pred))
             if self.keep_model and self.candidate.model is None:
                 self.candidate.model = run.model
         run.model = None

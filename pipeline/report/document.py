@@ -52,11 +52,11 @@ def _winner(problem: Problem, candidates: list[Candidate], comparison: Compariso
               "estimate (confirmation seeds)", *[f"test {k} mean" for k in others], *forecast_header,
               "tuning (validation) mean", "source"]
     winner_index = next(i for i, c in enumerate(candidates) if c.name == comparison.winner)
-    facts = (f"Equivalence margin {comparison.margin:.4g} {metric}; the pairwise tests detect a difference of "
-             f"{comparison.detectable:.4g} with 80% power; the winner's unbiased test estimate: "
+    facts = (f"Equivalence margin {comparison.margin:.4g} {metric}; the pairwise tests detect a mean item loss "
+             f"difference of {comparison.detectable:.4g} with 80% power; the winner's test estimate: "
              f"{comparison.estimate:.4f}.")
     if forecast:
-        facts += f" {forecast.verdict.rule}."
+        facts += "".join(f" {line}." for line in forecast.verdict.lines())
     return Section("Winner", f"<p><b>Winner: {html.escape(comparison.winner)}</b> — "
                    f"{html.escape(comparison.rule)}</p><p>{html.escape(facts)}</p>" + table_html(header, rows, winner_index),
                    f"**Winner: {comparison.winner}** — {comparison.rule}\n\n{facts}\n\n"
@@ -101,8 +101,8 @@ def _next_steps(candidates: list[Candidate], comparison: Comparison, verdicts: d
     if comparison.margin is not None and comparison.detectable > comparison.margin:
         steps.append(f"The tests detect differences of {comparison.detectable:.3g}, more than the margin "
                      f"{comparison.margin:.3g}: REPEATS=auto (or more seeds) before trusting a tie.")
-    if forecast and forecast.veto:
-        steps.append("The winner does not beat the naive forecast: DATA=\"... difference=true\" when the series "
+    if forecast and forecast.verdict.veto:
+        steps.append("The winner does not beat every baseline forecast: DATA=\"... difference=true\" when the series "
                      "trends past its training range, lags of at least one season, or features= with inputs "
                      "that explain it.")
     if any(c.failures for c in candidates):

@@ -1,6 +1,11 @@
 """The report's forecast part, for problems that forecast a series (csv): the naive and seasonal-naive
 baselines beside every candidate, skill and MASE, the error per step ahead, the test period plotted, and
-one plain line saying whether the winner beats the naive forecast, with its test."""
+whether the forecast beats each baseline on the series' future: the Diebold-Mariano test with the
+Harvey-Leybourne-Newbold correction on the per-window squared errors (reports.stats.diebold_mariano).
+
+The report tests the winner's seeds' mean forecast; finalize tests the model it registers (`judge`), and a
+model that does not beat every baseline (the better of naive and seasonal naive included) is registered
+as challenger, never champion."""
 from __future__ import annotations
 
 import html
@@ -9,28 +14,73 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.report.candidates import Candidate
-from pipeline.problems import Problem
-from pipeline.problems.forecast_baselines import Baselines, skill
+from pipeline.problems import Problem, Splits
+from pipeline.problems.forecast_baselines import Baseline, Baselines, skill
 from reports import plots
 from reports.html import Section, table_html, table_markdown
-from reports.stats import BaselineTest, Comparison, beats_baseline, fmt
+from reports.stats import Comparison, FixedComparison, diebold_mariano, fmt
 
-NAIVE = "the naive forecast (last value)"
+
+@dataclass(frozen=True)
+class ForecastTests:
+    """A forecast against each baseline on the test windows (baseline name -> Diebold-Mariano test)."""
+
+    model: str
+    tests: dict[str, FixedComparison]
+    alpha: float
+
+    @property
+    def beats_every_baseline(self) -> bool:
+        return all(t.better for t in self.tests.values())
+
+    def lines(self) -> list[str]:
+        return [t.sentence(self.model, f"the {name} forecast", self.alpha) for name, t in self.tests.items()]
+
+    @property
+    def veto(self) -> str | None:
+        """Why this forecast may not be champion (a baseline it does not beat), or None."""
+        lost = [line for line, t in zip(self.lines(), self.tests.values()) if not t.better]
+        return None if not lost else "; ".join(lost)
+
+
+def judge(problem: Problem, forecast: np.ndarray, model: str, alpha: float) -> ForecastTests:
+    """`forecast` (test windows x horizon, in the series' units) against the naive and seasonal-naive
+    forecasts: one-sided DM-HLN tests on each window's squared error (its mean over the horizon)."""
+    b = problem.baselines()
+    horizon = b.naive.truth.shape[1]
+    losses = ((np.asarray(forecast, float) - b.naive.truth) ** 2).mean(axis=1)
+    tests = {base.name: diebold_mariano(losses, _window_losses(base), horizon, alpha) for base in _baselines(b)}
+    return ForecastTests(model, tests, alpha)
+
+
+def registered_judge(problem: Problem, splits: Splits, alpha: float):
+    """The veto finalize applies to the model it registers (None unless the problem forecasts): the
+    Diebold-Mariano tests of that model's own test forecast (an ensemble's is its seeds' mean)."""
+    if not problem.forecasts:
+        return None
+
+    def veto(model) -> str | None:
+        forecast = problem.test_forecasts(model.predict(splits.x_test, batch_size=256, verbose=0))
+        return judge(problem, forecast, "the registered model", alpha).veto
+    return veto
+
+
+def _baselines(b: Baselines) -> list[Baseline]:
+    return [base for base in (b.naive, b.seasonal) if base is not None]
+
+
+def _window_losses(base: Baseline) -> np.ndarray:
+    return ((base.forecast - base.truth) ** 2).mean(axis=1)
 
 
 @dataclass
 class ForecastReport:
     baselines: Baselines
-    verdict: BaselineTest  # the winner against the naive forecast: decides champion or challenger
+    verdict: ForecastTests  # the winner's seeds' mean forecast against each baseline
     columns: dict[str, dict[str, str]]  # candidate -> winner-table cells (header -> text)
     candidate_metrics: dict[str, dict[str, float]]  # candidate -> MLflow metrics
     run_metrics: dict[str, float]  # the report run's MLflow metrics
     section: Section
-
-    @property
-    def veto(self) -> str | None:
-        """Why the winner may not be champion (it does not beat the naive forecast), or None."""
-        return None if self.verdict.beats else self.verdict.rule
 
 
 def forecast_report(problem: Problem, candidates: list[Candidate], comparison: Comparison,
@@ -39,15 +89,9 @@ def forecast_report(problem: Problem, candidates: list[Candidate], comparison: C
     if not problem.forecasts:
         return None
     b = problem.baselines()
-    confirm = slice(-comparison.n_confirm, None) if comparison.n_confirm else slice(None)
-    winner = comparison.winner
-    metric = f"test {problem.metric}"
-    verdict = beats_baseline(comparison.scores[winner][confirm], b.naive.rmse, problem.direction, alpha,
-                             winner, NAIVE, metric)
-    lines = [verdict.rule]
-    if b.seasonal is not None:
-        lines.append(beats_baseline(comparison.scores[winner][confirm], b.seasonal.rmse, problem.direction, alpha,
-                                    winner, f"the {b.seasonal.name} forecast", metric).rule)
+    winner = next(c for c in candidates if c.name == comparison.winner)
+    verdict = judge(problem, np.mean(winner.test_forecasts, axis=0),
+                    f"'{winner.name}' (the mean forecast of its {len(winner.test_forecasts)} seeds)", alpha)
     columns, metrics = {}, {}
     for c in candidates:
         rmse = float(np.mean(comparison.scores[c.name]))
@@ -60,13 +104,22 @@ def forecast_report(problem: Problem, candidates: list[Candidate], comparison: C
             columns[c.name] |= {"seasonal-naive RMSE": fmt(b.seasonal.rmse),
                                 "skill vs seasonal naive": fmt(skill(rmse, b.seasonal.rmse), 3)}
         columns[c.name]["MASE"] = fmt(mase, 3)
-    run_metrics = {"naive_rmse": b.naive.rmse, "naive_mae": b.naive.mae, "naive_mase": b.mase(b.naive.mae),
-                   "winner_beats_naive": float(verdict.beats), "winner_vs_naive_p": verdict.p_value}
+    section = _section(problem, candidates, comparison, b, verdict.lines())
+    return ForecastReport(b, verdict, columns, metrics, _run_metrics(b, verdict), section)
+
+
+def _run_metrics(b: Baselines, verdict: ForecastTests) -> dict[str, float]:
+    """The baselines' errors and the winner's DM tests against each, as the report run's metrics."""
+    metrics = {"naive_rmse": b.naive.rmse, "naive_mae": b.naive.mae, "naive_mase": b.mase(b.naive.mae),
+               "winner_beats_every_baseline": float(verdict.beats_every_baseline)}
+    for base, test in zip(_baselines(b), verdict.tests.values()):
+        key = "naive" if base is b.naive else "seasonal_naive"
+        metrics |= {f"winner_vs_{key}_dm": test.statistic, f"winner_vs_{key}_p": test.p_value,
+                    f"winner_vs_{key}_loss_difference": test.mean_difference}
     if b.seasonal is not None:
-        run_metrics |= {"season": float(b.season), "seasonal_naive_rmse": b.seasonal.rmse,
-                        "seasonal_naive_mase": b.mase(b.seasonal.mae)}
-    section = _section(problem, candidates, comparison, b, lines)
-    return ForecastReport(b, verdict, columns, metrics, run_metrics, section)
+        metrics |= {"season": float(b.season), "seasonal_naive_rmse": b.seasonal.rmse,
+                    "seasonal_naive_mase": b.mase(b.seasonal.mae)}
+    return metrics
 
 
 def _mean(c: Candidate, key: str) -> float:

@@ -10,6 +10,7 @@ import optuna
 
 from pipeline.report.candidates import Candidate, add_champion, evaluate_candidates, select_candidates
 from pipeline.champion import Finalized, Verdict, current_champion, finalize
+from pipeline.champion.candidate import claims
 from pipeline.errors import UsageError
 from pipeline.problems import PROBLEMS, Problem, Splits, get_problem
 from pipeline.problems.data_spec import DataSpec
@@ -17,7 +18,7 @@ from pipeline.training.seeding import report_seeds
 from pipeline.settings import AUTO, MAX_AUTO_SEEDS, PILOT_SEEDS, ReportSettings
 from pipeline.search.studies import stored_studies
 from pipeline.stores.storage import silence_optuna
-from pipeline.report.forecast import ForecastReport, forecast_report
+from pipeline.report.forecast import ForecastReport, forecast_report, registered_judge
 from pipeline.report.document import registry_section, report_sections
 from reports import plots
 from reports.html import write_report
@@ -78,7 +79,7 @@ def report(settings: ReportSettings) -> ReportResult:
         sections = report_sections(problem, candidates, comparison, studies, forecast)
         finalized = None
         if settings.register:
-            verdict = Verdict(winner, comparison, seeds, champion, veto=forecast.veto if forecast else None)
+            verdict = Verdict(winner, comparison, seeds, champion, registered_judge(problem, splits, settings.alpha))
             finalized = finalize(problem, splits, data_spec, verdict, run, settings)
             sections.append(registry_section(finalized))
         html_path, md_path = _write(settings, problem.name, sections, run, comparison)
@@ -88,11 +89,14 @@ def report(settings: ReportSettings) -> ReportResult:
 
 def _compare(settings: ReportSettings, problem: Problem, candidates: list[Candidate],
              sizing: str) -> tuple[Comparison, float]:
-    """The statistics over the candidates' test scores (a failed seed filled in), and the margin they used."""
+    """The statistics over the candidates (a failed seed filled in), and the margin they used: the best
+    chosen on its validation scores, every claim tested on the per-item test losses (seeds and items)."""
     scores, failures = fill_failed({c.name: c.test_scores for c in candidates}, problem.direction)
+    selection, _ = fill_failed({c.name: c.validation_scores for c in candidates}, problem.direction)
     margin = _margin(settings, problem, scores)
     comparison = compare(scores, problem.direction, params={c.name: c.n_params for c in candidates},
-                         alpha=settings.alpha, paired=True, margin=margin)
+                         alpha=settings.alpha, margin=margin, items=claims(problem, candidates, margin),
+                         selection=selection)
     comparison.rule += "".join(f"; {sentence}" for sentence in (failures, sizing) if sentence)
     return comparison, margin
 
@@ -121,7 +125,7 @@ def _margin(settings: ReportSettings, problem: Problem, scores: dict[str, list[f
 def _evaluate(settings: ReportSettings, problem: Problem, splits: Splits,
               candidates: list[Candidate]) -> tuple[list[int], str]:
     """Every candidate over the report's seeds; with REPEATS=auto a pilot first measures the seed SD and
-    picks enough seeds that the confirmation half detects the margin with 80% power (capped)."""
+    picks enough seeds that the comparisons detect the margin with 80% power after Holm (capped)."""
     if settings.repeats != AUTO:
         seeds = report_seeds(settings.repeats)
         evaluate_candidates(problem, splits, candidates, seeds, settings.progress, settings.fuse)
@@ -134,14 +138,15 @@ def _evaluate(settings: ReportSettings, problem: Problem, splits: Splits,
     best = np.asarray(max(scores.values(), key=lambda v: sign * np.mean(v)))
     sds = [float(np.std(np.asarray(v) - best, ddof=1)) for v in scores.values() if not np.array_equal(v, best)]
     sd = float(np.median(sds)) if sds else 0.0
-    confirm = seeds_for(margin, sd, settings.alpha, paired=True, cap=MAX_AUTO_SEEDS // 2)
-    n = min(MAX_AUTO_SEEDS, max(PILOT_SEEDS, 2 * confirm))
+    n = seeds_for(margin, sd, settings.alpha, paired=True, cap=MAX_AUTO_SEEDS, comparisons=len(candidates) - 1)
+    n = min(MAX_AUTO_SEEDS, max(PILOT_SEEDS, n))
     seeds = report_seeds(n)
     if n > PILOT_SEEDS:
         evaluate_candidates(problem, splits, candidates, seeds[PILOT_SEEDS:], settings.progress, settings.fuse)
-    return seeds, (f"REPEATS=auto: a pilot of {PILOT_SEEDS} seeds measured a paired SD of {sd:.3g}; {confirm} "
-                   f"confirmation seeds detect the margin {margin:.3g} with 80% power, so {n} seeds "
-                   f"(at most {MAX_AUTO_SEEDS})")
+    return seeds, (f"REPEATS=auto: a pilot of {PILOT_SEEDS} seeds measured a paired seed SD of {sd:.3g}; {n} seeds "
+                   f"detect the margin {margin:.3g} with 80% power at Holm's strictest level over "
+                   f"{len(candidates) - 1} comparison(s) (at most {MAX_AUTO_SEEDS}; the test items' variance "
+                   "comes on top)")
 
 
 def _log_candidates(report_run: RunScope, problem: Problem, candidates: list[Candidate],
@@ -169,6 +174,7 @@ def _log_candidate(report_run: RunScope, problem: Problem, c: Candidate, extra: 
                             | {k: v for k, v in extra.items() if np.isfinite(v)})
         if c.failures:
             tracker.set_tags(run, {"diverged": "; ".join(c.failures)})
+        tracker.log_losses(run, c.losses, [r.seed for r in c.runs])
 
 
 def format_result(result: ReportResult) -> str:

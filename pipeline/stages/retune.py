@@ -7,7 +7,8 @@
    champion's configuration;
 4. every candidate and a fair baseline (the champion trained the same extra epochs on old data)
    over repeated seeds on the same recent test data;
-5. a candidate becomes champion only when significantly better than the baseline with the error held
+5. a candidate becomes champion only when better than the baseline on new data (a test of the mean
+   item loss over the seeds and the test items) by at least the problem's margin, with the error held
    at alpha over every candidate tried (reports.stats.decide_promotion: Holm); otherwise the best one
    is kept as challenger with the evidence; the old champion stays as `previous` (rollback).
 
@@ -26,6 +27,7 @@ import numpy as np
 import optuna
 
 from pipeline.champion import RETUNE_ROLE, Candidate, ChampionRecord, raw_examples, record_decision, register
+from pipeline.champion.candidate import claims
 from pipeline.champion.ensemble import members
 from pipeline.champion.updates import BASELINE, Evidence, Plan, candidate_plans, old_plus_new, winner_record
 from pipeline.errors import UsageError
@@ -155,8 +157,11 @@ def _evaluate_and_decide(job: RetuneJob, index: int) -> RetuneResult:
     run.tracker.log_metrics(run.run_id, {f"champion_test_{metric}": champion_score}, step=index)
     plans, candidates = _candidates(job)
     scores, failures = fill_failed({c.name: c.test_scores for c in candidates}, problem.direction)
+    best = max(np.mean(v) for v in scores.values()) if problem.direction == "maximize" else \
+        min(np.mean(v) for v in scores.values())
+    items = claims(problem, candidates, problem.equivalence_margin(best))
     promotion = decide_promotion({n: v for n, v in scores.items() if n != BASELINE}, scores[BASELINE],
-                                 problem.direction, job.settings.alpha, paired=True, baseline_name=BASELINE)
+                                 problem.direction, job.settings.alpha, BASELINE, items, items.loss_margin)
     rule = promotion.rule + (f"; {failures}" if failures else "")
     run.tracker.log_dict(run.run_id, promotion.to_dict(), "statistics.json")
     run.tracker.log_text(run.run_id, promotion.to_markdown(), "statistics.md")

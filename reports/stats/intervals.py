@@ -35,19 +35,21 @@ def bootstrap_ci(a: Sequence[float], b: Sequence[float], paired: bool = False, n
     """Seeded studentized-bootstrap (bootstrap-t) interval of mean(a) - mean(b) (paired: of the mean of a - b).
 
     The percentile bootstrap covers about 90% at 10 seeds for a nominal 95%; bootstrap-t keeps its
-    coverage at small n (bench/calibration measures both). (d, d) for constant data or fewer than 2
-    scores in a group; (nan, nan) for an empty group.
+    coverage at small n (bench/calibration measures both). (nan, nan) when the spread cannot be
+    estimated (an empty group, fewer than 2 scores in one, constant data, or resamples almost all
+    constant): a zero-width interval would claim a certainty that a few runs cannot give.
     """
     x, y = np.asarray(a, float), np.asarray(b, float)
     if len(x) == 0 or len(y) == 0 or n_boot == 0:  # n_boot 0: no interval (simulations of the decisions)
         return (math.nan, math.nan)
+    unknown = (math.nan, math.nan)
     point = float(x.mean() - y.mean())
     if len(x) < 2 or len(y) < 2:
-        return (point, point)
+        return unknown
     if paired and len(x) != len(y):
         raise ValueError(f"paired interval needs equal lengths, got {len(x)} and {len(y)}")
     if (paired and np.ptp(x - y) == 0) or (not paired and np.ptp(x) == 0 and np.ptp(y) == 0):
-        return (point, point)
+        return unknown
     rng = np.random.default_rng(seed)
     if paired:
         d = x - y
@@ -61,7 +63,7 @@ def bootstrap_ci(a: Sequence[float], b: Sequence[float], paired: bool = False, n
         ses = np.sqrt(bx.var(axis=1, ddof=1) / len(x) + by.var(axis=1, ddof=1) / len(y))
     ok = ses > 0
     if ok.sum() < 10:  # almost every resample constant (a few distinct values): no studentized interval
-        return (point, point)
+        return unknown
     t = (means[ok] - point) / ses[ok]
     tail = (1 - confidence) / 2
     q_low, q_high = np.quantile(t, [tail, 1 - tail])

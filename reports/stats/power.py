@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from scipy import optimize, stats
 
 
@@ -14,9 +13,17 @@ def detectable_difference(sd: float, n: int, alpha: float = 0.05, power: float =
     each group of n (two-sample t, 2n - 2 df). nan when it cannot be computed (n < 2 or sd unknown)."""
     if n < 2 or not math.isfinite(sd):
         return math.nan
-    if sd == 0:
-        return 0.0
     df, se = (n - 1, sd / math.sqrt(n)) if paired else (2 * n - 2, sd * math.sqrt(2.0 / n))
+    return detectable_from_se(se, df, alpha, power)
+
+
+def detectable_from_se(se: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true difference a one-sided t-test at `alpha` detects with `power`, given the standard
+    error of the difference and its degrees of freedom (noncentral t); nan when either is unknown."""
+    if not (math.isfinite(se) and df > 0):
+        return math.nan
+    if se == 0:
+        return 0.0
     critical = stats.t.ppf(1 - alpha, df)
 
     def shortfall(delta: float) -> float:
@@ -26,22 +33,11 @@ def detectable_difference(sd: float, n: int, alpha: float = 0.05, power: float =
 
 
 def seeds_for(margin: float, sd: float, alpha: float = 0.05, power: float = 0.8, paired: bool = True,
-              low: int = 3, cap: int = 100) -> int:
-    """The fewest seeds (from `low`, at most `cap`) whose detectable difference is within `margin`."""
+              low: int = 3, cap: int = 100, comparisons: int = 1) -> int:
+    """The fewest seeds (from `low`, at most `cap`) whose detectable difference is within `margin`, each of
+    `comparisons` tests at Holm's strictest level alpha / comparisons (so the plan holds after Holm)."""
+    level = alpha / max(1, comparisons)
     for n in range(max(2, low), cap + 1):
-        if detectable_difference(sd, n, alpha, power, paired) <= margin:
+        if detectable_difference(sd, n, level, power, paired) <= margin:
             return n
     return cap
-
-
-def median_detectable(confirm: dict[str, np.ndarray], best: str, others: list[str], alpha: float,
-                      paired: bool) -> float:
-    """The median over candidates of the difference their test against the best detects with 80% power."""
-    values = []
-    for n in others:
-        a, b = confirm[n], confirm[best]
-        if min(len(a), len(b)) < 2:
-            continue
-        sd = float(np.std(a - b, ddof=1)) if paired else math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
-        values.append(detectable_difference(sd, min(len(a), len(b)), alpha, 0.8, paired))
-    return float(np.median(values)) if values else math.nan

@@ -4,19 +4,20 @@ smaller-model rule that needs an equivalence margin."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from reports.stats.intervals import bootstrap_ci, iqm, iqm_ci
-from reports.stats.power import median_detectable
+from reports.stats.intervals import iqm, iqm_ci
+from reports.stats.new_data import Items, LossDifference, fill_failed_items, seeds_only
+from reports.stats.power import detectable_from_se
 from reports.stats.render import fmt
 from reports.stats.results import Comparison, Pairwise
 from reports.stats.scores import check_direction, mean, orient
-from reports.stats.significance import (IDENTICAL, NOT_ENOUGH, cliffs_delta, effect_size, holm, omnibus_test,
-                                        one_sided_test, probability_of_improvement, shapiro_p)
+from reports.stats.significance import (NOT_ENOUGH, cliffs_delta, effect_size, holm, omnibus_test,
+                                        probability_of_improvement, shapiro_p)
 
 
 @dataclass(frozen=True)
@@ -30,104 +31,125 @@ class Resampling:
 
 @dataclass(frozen=True)
 class _Seeds:
-    """Each candidate's scores, and the part that chooses the best and the part that judges it (with no
-    holdout, all of them both times)."""
+    """Each candidate's scores and item losses, and which seeds judge (the confirmation seeds): all of them
+    when validation scores chose the best; else the second half, the first half having chosen."""
 
     values: dict[str, np.ndarray]
-    select: dict[str, np.ndarray]
-    confirm: dict[str, np.ndarray]
-    held_out: bool
+    select: dict[str, np.ndarray]  # what chose the best: validation scores, or the first half of the test scores
+    confirm: slice  # the seeds (rows) that test and estimate
+    on_validation: bool
+
+    def confirmed(self, name: str) -> np.ndarray:
+        return self.values[name][self.confirm]
 
     def counts(self) -> tuple[int, int]:
-        """(n_select, n_confirm); n_confirm 0 when the same seeds chose and judged."""
-        if not self.held_out:
-            return min(len(v) for v in self.values.values()), 0
-        return min(len(v) for v in self.select.values()), min(len(v) for v in self.confirm.values())
+        """(seeds that chose, seeds that judged); judged 0 when the same test scores did both."""
+        n = min(len(v) for v in self.values.values())
+        if self.on_validation:
+            return n, n
+        held = self.confirm != slice(None)
+        return (n // 2, n - n // 2) if held else (n, 0)
 
 
 def compare(scores: dict[str, Sequence[float]], direction: str, params: dict[str, int] | None = None,
-            alpha: float = 0.05, paired: bool = False, margin: float | None = None, holdout: bool = True,
+            alpha: float = 0.05, margin: float | None = None, items: Items | None = None,
+            selection: dict[str, Sequence[float]] | None = None,
             resampling: Resampling = Resampling()) -> Comparison:
-    """Choose a winner among candidates from their per-seed scores.
+    """Choose a winner among candidates; every claim is about new data.
 
-    1. Selection without the winner's curse: with `holdout` and at least 4 scores per candidate, the best
-       mean is chosen on the first half of each candidate's seeds and everything else (tests, the winner's
-       estimate) uses the other half, so the best is fixed before the data that judge it are seen.
-    2. One-sided tests of each other candidate against that best (Holm-corrected), claimed only when the
-       omnibus test (Friedman paired, Kruskal-Wallis unpaired; three or more candidates) rejects too.
-    3. The smaller-model rule needs an equivalence `margin` (metric units): a smaller model replaces the
-       best only when shown to be worse by less than the margin (one-sided test of difference > -margin,
-       the lower half of TOST, Holm-corrected). Without a margin or parameter counts the best wins.
+    1. Selection without the winner's curse: the best is the best mean of the `selection` scores (each
+       seed's validation score); without them, of the first half of each candidate's test seeds, and the
+       other half judges (with at least 4 seeds). Either way the best is fixed before the data that judge it.
+    2. One-sided tests of means of each other candidate against that best, Holm-corrected, on the matrix
+       of per-item test losses (`items`: seeds x items, a standard error that counts the seeds and the test
+       items; reports.stats.new_data). Without items, each seed's score stands for one item and the claim
+       counts the seeds only, which the rule says.
+    3. The smaller-model rule needs an equivalence `margin` (metric units; `items.loss_margin` in loss
+       units): a smaller model replaces the best only when shown to be worse by less than the margin (the
+       lower half of TOST on the mean item loss, Holm-corrected). Without a margin or parameter counts the
+       best wins.
     """
     check_direction(direction)
-    names, seeds = _split_seeds(scores, paired, holdout)
-    oriented = {n: orient(seeds.confirm[n], direction) for n in names}
+    names, seeds = _split_seeds(scores, selection)
+    items = fill_failed_items_of(items) if items is not None else seeds_only(seeds.values, direction, margin)
     order = _rank(names, seeds.select, direction)
     best = order[0]
     summary = _summary(seeds.values, order, params, resampling.n_boot, resampling.seed)
-    summary["estimate"] = [mean(seeds.confirm[n]) for n in order]
-    omnibus = omnibus_test([oriented[n] for n in names], paired) if len(names) >= 3 else None
-    gate = omnibus is None or (not math.isnan(omnibus["p_value"]) and omnibus["p_value"] < alpha)
-    others = [n for n in order if n != best]
-    pairwise = _pairwise(seeds.confirm, oriented, order, gate, alpha, paired, margin, resampling)
+    summary["estimate"] = [mean(seeds.confirmed(n)) for n in order]
+    oriented = {n: orient(seeds.confirmed(n), direction) for n in names}
+    omnibus = omnibus_test([oriented[n] for n in names], _paired(seeds.values)) if len(names) >= 3 else None
+    pairwise = _pairwise(seeds, oriented, order, items, alpha, margin)
     winner, rule = _winner(best, order, pairwise, params, alpha, margin)
     n_select, n_confirm = seeds.counts()
-    detectable = median_detectable(seeds.confirm, best, others, alpha, paired)
-    comparison = Comparison(direction, alpha, paired, summary, omnibus, best, pairwise, winner, rule, margin,
-                            n_select, n_confirm, mean(seeds.confirm[winner]), detectable,
-                            {n: [float(x) for x in v] for n, v in seeds.values.items()})
+    detectable = float(np.median([p.detectable for p in pairwise])) if pairwise else math.nan
+    comparison = Comparison(direction, alpha, _paired(seeds.values), summary, omnibus, best, pairwise, winner, rule,
+                            margin, n_select, n_confirm, mean(seeds.confirmed(winner)), detectable,
+                            {n: [float(x) for x in v] for n, v in seeds.values.items()}, seeds.on_validation)
     comparison.rule = rule + _split_sentence(comparison)
     return comparison
 
 
-def _split_seeds(scores: dict[str, Sequence[float]], paired: bool, holdout: bool) -> tuple[list[str], _Seeds]:
-    """The candidates' names and scores, halved (first half selects, second half judges) when `holdout`
-    and every candidate has at least 4 scores."""
+def fill_failed_items_of(items: Items) -> Items:
+    return replace(items, losses=fill_failed_items(items.losses))
+
+
+def _paired(values: dict[str, np.ndarray]) -> bool:
+    return len({len(v) for v in values.values()}) == 1
+
+
+def _split_seeds(scores: dict[str, Sequence[float]],
+                 selection: dict[str, Sequence[float]] | None) -> tuple[list[str], _Seeds]:
+    """The candidates' names and scores; what chooses the best (validation scores, or the first half of
+    the test seeds when every candidate has at least 4) and which seeds judge."""
     if not scores:
         raise ValueError("no candidates to compare")
     names = [str(n) for n in scores]
     values = {str(n): np.asarray(v, float).ravel() for n, v in scores.items()}
-    if paired and len({len(v) for v in values.values()}) != 1:
-        raise ValueError("paired comparison needs the same number of scores for every candidate, got "
-                         + ", ".join(f"{n}={len(v)}" for n, v in values.items()))
-    split = holdout and min(len(v) for v in values.values()) >= 4
-    select = {n: v[:len(v) // 2] for n, v in values.items()} if split else values
-    confirm = {n: v[len(v) // 2:] for n, v in values.items()} if split else values
-    return names, _Seeds(values, select, confirm, split)
+    if selection is not None:
+        chosen = {str(n): np.asarray(selection[n], float).ravel() for n in scores}
+        return names, _Seeds(values, chosen, slice(None), True)
+    if min(len(v) for v in values.values()) >= 4:
+        return names, _Seeds(values, {n: v[:len(v) // 2] for n, v in values.items()},
+                             slice(min(len(v) for v in values.values()) // 2, None), False)
+    return names, _Seeds(values, values, slice(None), False)
 
 
 def _rank(names: list[str], select: dict[str, np.ndarray], direction: str) -> list[str]:
-    """Candidates by their mean on the selection seeds, best first (no scores: last)."""
+    """Candidates by their mean on the selection scores, best first (no scores: last)."""
     means = {n: mean(orient(select[n], direction)) for n in names}  # oriented: higher is better
     return sorted(names, key=lambda n: (math.isnan(means[n]), -means[n] if not math.isnan(means[n]) else 0.0))
 
 
-def _pairwise(confirm: dict[str, np.ndarray], oriented: dict[str, np.ndarray], order: list[str], gate: bool,
-              alpha: float, paired: bool, margin: float | None, resampling: Resampling) -> list[Pairwise]:
+def _pairwise(seeds: _Seeds, oriented: dict[str, np.ndarray], order: list[str], items: Items, alpha: float,
+              margin: float | None) -> list[Pairwise]:
     """Every other candidate against the best (order[0]) on the confirmation seeds: a one-sided test of
-    "worse" and, with a margin, of "worse by less than the margin", each Holm-adjusted over the others;
-    "significantly worse" also needs the omnibus `gate`."""
+    "worse" (its mean item loss higher) and, with a margin, of "worse by less than the margin", each
+    Holm-adjusted over the others. Cliff's delta, d and P(improvement) describe the seed scores."""
     best = order[0]
     others = [n for n in order if n != best]
-    raw = [one_sided_test(oriented[n], oriented[best], alpha, paired) for n in others]
-    adjusted = holm([p for _, p in raw])
-    equivalence = ([one_sided_test(oriented[best], oriented[n] + margin, alpha, paired)[1] for n in others]
-                   if margin is not None else [math.nan] * len(others))
-    equivalence_adjusted = holm(equivalence)
+    differences = [items.difference(n, best, seeds.confirm) for n in others]
+    raw = [d.p_above(0.0) for d in differences]
+    equivalence = ([d.p_below(items.loss_margin) for d in differences] if margin is not None
+                   else [math.nan] * len(others))
     pairwise = []
-    for n, (test, p), p_adj, p_eq, p_eq_adj in zip(others, raw, adjusted, equivalence, equivalence_adjusted):
-        low, high = bootstrap_ci(confirm[n], confirm[best], paired, resampling.n_boot, resampling.seed)
-        note = {NOT_ENOUGH: "tests not applicable", IDENTICAL: "p set to 1"}.get(test, "")
+    for n, d, p, p_adj, p_eq, p_eq_adj in zip(others, differences, raw, holm(raw), equivalence, holm(equivalence)):
+        low, high = d.interval()
         pairwise.append(Pairwise(
-            candidate=n, test=test, p_value=p, p_holm=p_adj,
-            mean_difference=mean(confirm[n]) - mean(confirm[best]), ci_low=low, ci_high=high,
+            candidate=n, test=_test_name(d), p_value=p, p_holm=p_adj,
+            mean_difference=mean(seeds.confirmed(n)) - mean(seeds.confirmed(best)), ci_low=low, ci_high=high,
             cliffs_delta=cliffs_delta(oriented[n], oriented[best]),
-            cohens_d=effect_size(oriented[n], oriented[best], paired),
-            significantly_worse=bool(gate and not math.isnan(p_adj) and p_adj < alpha),
+            cohens_d=effect_size(oriented[n], oriented[best], _paired(seeds.values)),
+            significantly_worse=bool(not math.isnan(p_adj) and p_adj < alpha),
             probability_of_improvement=probability_of_improvement(oriented[n], oriented[best]),
             p_equivalent=p_eq, p_equivalent_holm=p_eq_adj,
-            equivalent=bool(not math.isnan(p_eq_adj) and p_eq_adj < alpha), note=note))
+            equivalent=bool(not math.isnan(p_eq_adj) and p_eq_adj < alpha),
+            note="" if d.se > 0 or math.isnan(d.mean) else "no variability: the difference is exact",
+            loss_difference=d.mean, sources=d.sources, detectable=detectable_from_se(d.se, d.df, alpha)))
     return pairwise
+
+
+def _test_name(d: LossDifference) -> str:
+    return "t-test of the mean item loss" if d.items > 1 else "paired t-test over seeds"
 
 
 def _summary(values: dict[str, np.ndarray], names: list[str], params: dict[str, int] | None,
@@ -160,7 +182,8 @@ def _winner(best: str, order: list[str], pairwise: list[Pairwise], params: dict[
         return best, f"best mean ('{best}'); too few seeds to test the others ({NOT_ENOUGH})"
     skipped = f"; {len(untested)} untested candidate(s) with too few seeds left out" if untested else ""
     worse = sum(p.significantly_worse for p in pairwise)
-    tested = f"{worse} of {len(pairwise) - len(untested)} others significantly worse (Holm, alpha={alpha})"
+    tested = (f"{worse} of {len(pairwise) - len(untested)} others significantly worse (t-tests of means {pairwise[0].sources}, "
+              f"Holm, alpha={alpha})")
     if margin is None or not params:
         missing = "no equivalence margin" if margin is None else "no parameter counts"
         return best, f"best mean ('{best}'); {tested}; {missing}, so no smaller model may replace it{skipped}"
@@ -183,9 +206,12 @@ def _size(params: dict[str, int], name: str) -> float:
 
 
 def _split_sentence(c: Comparison) -> str:
-    """Which seeds chose and which judged: without a holdout the winner's score is optimistic, say so."""
+    """What chose and what judged: chosen and judged on the same test scores, the winner's is optimistic."""
+    if c.on_validation:
+        return (f"; best chosen on its validation scores, tested and estimated on the test set "
+                f"(winner's estimate {fmt(c.estimate)}, unbiased by the choice)")
     if not c.n_confirm:
-        return ("; chosen and estimated on the same seeds (fewer than 4 per candidate): the winner's score "
-                "is optimistic")
+        return ("; chosen and estimated on the same test seeds (no validation scores, fewer than 4 seeds per "
+                "candidate): the winner's score is optimistic")
     return (f"; best chosen on {c.n_select} seeds, tested and estimated on {c.n_confirm} others "
             f"(winner's unbiased estimate {fmt(c.estimate)})")

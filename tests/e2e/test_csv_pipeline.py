@@ -1,7 +1,7 @@
 """The user's own series through every stage: tune -> report (naive and seasonal-naive baselines, skill,
-MASE, the test period plotted, whether the winner beats the naive forecast) -> registered champion ->
-predict on the raw last `lags` values -> retune with a newer file that extends the series (the same file
-again: nothing). A winner that does not beat the naive forecast is registered as challenger, not champion."""
+MASE, the test period plotted, whether the winner beats each baseline by Diebold-Mariano) -> registered
+champion -> predict on the raw last `lags` values -> retune with a newer file that extends the series (the
+same file again: nothing). A model that does not beat every baseline is registered as challenger."""
 import json
 
 import numpy as np
@@ -32,9 +32,11 @@ params:
 
 
 def series(n: int) -> pd.DataFrame:
-    """Monthly, high and low in turn: the last value is always the wrong guess, one season ago a good one."""
+    """Monthly, high and low in turn with a swing that grows and shrinks over 40 months: the last value is
+    always the wrong guess, one season (12 months) ago a worse one than the last few months tell."""
     t = np.arange(n)
-    load = 10 + 3 * (-1.0) ** t + np.random.default_rng(0).normal(0, 0.2, n)
+    swing = 3 + 2 * np.sin(2 * np.pi * t / 40)
+    load = 10 + swing * (-1.0) ** t + np.random.default_rng(0).normal(0, 0.2, n)
     return pd.DataFrame({"month": pd.date_range("2000-01-01", periods=n, freq="MS"), "load": load})
 
 
@@ -68,19 +70,22 @@ def test_every_stage_takes_a_csv_series(files):
     result = report(ReportSettings(problem="csv", top_k=1, repeats=10, ensemble=2, runs_dir=runs,
                                    out_dir=files / "out",
                                    progress=False))
-    assert result.finalized.alias == CHAMPION and result.metric == "rmse"
+    assert result.finalized.alias == CHAMPION and result.metric == "rmse", result.finalized.decision
     page = result.html.read_text()
     for column in ("naive RMSE", "skill vs naive", "seasonal-naive RMSE", "skill vs seasonal naive", "MASE"):
         assert f"<th>{column}</th>" in page  # the winner table: both baselines beside every candidate
     assert "season 12 (date frequency &#x27;MS&#x27;)" in page and "forecast_test_period" in page
-    assert f"&#x27;{result.winner.name}&#x27; beats the naive forecast (last value): test rmse mean" in page
+    for baseline in ("naive", "seasonal naive (12)"):  # the Diebold-Mariano test against each, in the page
+        assert f"seeds) beats the {baseline} forecast on the same" in page
+    assert "Diebold-Mariano (HLN)" in page and "consecutive test forecasts (HAC)" in page
     assert (result.html.parent / "forecast_test_period.png").stat().st_size > 10_000
 
     tracker = Tracker.embedded(runs)
     experiment = tracker.find_experiment(experiment_name("csv"))
     run = tracker.client.get_run(result.report_run_id).data.metrics
-    assert run["season"] == 12 and run["winner_beats_naive"] == 1 and run["winner_vs_naive_p"] < 0.05
-    assert run["naive_rmse"] > 5 and run["seasonal_naive_rmse"] < 1  # high-low: last value wrong, a year ago right
+    assert run["season"] == 12 and run["winner_beats_every_baseline"] == 1 and run["winner_vs_naive_p"] < 0.05
+    assert run["winner_vs_seasonal_naive_p"] < 0.05 and run["winner_vs_naive_dm"] < 0
+    assert run["naive_rmse"] > 5 > run["seasonal_naive_rmse"]  # high-low: the last value wrong, a year ago closer
     candidate = tracker.children(experiment, result.report_run_id, "candidate")[0].data.metrics
     assert candidate["test_naive_rmse"] == run["naive_rmse"] and candidate["test_skill"] > 0
     assert {"test_seasonal_naive_rmse", "test_seasonal_skill", "test_mase"} <= set(candidate)
@@ -109,7 +114,8 @@ def test_a_winner_that_does_not_beat_the_naive_forecast_is_only_a_challenger(fil
                                    progress=False))
     assert result.finalized.alias == CHALLENGER
     assert "registered as challenger, not champion" in result.finalized.decision
-    assert "does not beat the naive forecast (last value)" in result.finalized.decision
+    assert "the registered model does not beat the naive forecast" in result.finalized.decision
+    assert "Diebold-Mariano (HLN)" in result.finalized.decision
     registry = Registry(Tracker.embedded(runs))
     assert registry.alias("lstm-csv", CHAMPION) is None
     assert registry.alias("lstm-csv", CHALLENGER).tags["decision"] == result.finalized.decision

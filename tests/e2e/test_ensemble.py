@@ -11,7 +11,7 @@ import pytest
 from pipeline.settings import JobSettings
 from pipeline.architectures import build_model, resolve
 from pipeline.champion import ChampionRecord, raw_examples
-from pipeline.champion.ensemble import choose, ensemble_model, members, refit
+from pipeline.champion.ensemble import Rivals, choose, ensemble_model, members, refit
 from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.problems import get_problem
 from pipeline.stages.predict import predict
@@ -71,40 +71,46 @@ def test_refit_registers_the_chosen_model_and_its_own_score():
 SEED_SCORES = [0.30, 0.32, 0.31]
 
 
-@pytest.mark.parametrize("direction, shift, registered", [
-    ("minimize", -0.05, True),  # the ensemble's error is lower on most samples
-    ("minimize", 0.0, False),  # the same errors: one model serves cheaper
-    ("minimize", 0.05, False),  # worse
-    ("maximize", 0.05, True),
-    ("maximize", -0.05, False),
+@pytest.mark.parametrize("shift, registered", [
+    (-0.05, True),  # the ensemble's loss is lower on most items
+    (0.0, False),  # the same losses: one model serves cheaper
+    (0.05, False),  # worse
 ])
-def test_the_ensemble_is_registered_only_when_significantly_better_than_the_single_seed(direction, shift,
-                                                                                        registered):
-    single = np.random.default_rng(0).normal(0.3, 0.1, 200)
+def test_the_ensemble_is_registered_only_when_it_beats_the_single_seed_on_the_items(shift, registered):
+    single = np.random.default_rng(0).exponential(0.3, 200)  # skewed per-item losses (squared errors)
     ensemble = single + shift + np.random.default_rng(1).normal(0, 0.02, 200) * (shift != 0)
-    choice = choose(SEEDS, SEED_SCORES, "score", direction, float(ensemble.mean()), ensemble, single)
+    choice = choose(SEEDS, SEED_SCORES, "mse", Rivals(0.25, ensemble, single))
     assert choice.registered_ensemble is registered
-    assert choice.score == pytest.approx(ensemble.mean() if registered else SEED_SCORES[0])
+    assert choice.score == pytest.approx(0.25 if registered else SEED_SCORES[0])
     assert choice.kind == ("ensemble of 3 seeds" if registered else "single seed 100000")
-    assert choice.rule.startswith(f"{choice.kind} registered") and "200 test samples" in choice.rule
-    assert (choice.p_value < 0.05) is registered
+    assert choice.rule.startswith(f"{choice.kind} registered") and "same 200 test items" in choice.rule
+    assert (choice.p_value < 0.05) is registered and "paired t-test over items" in choice.rule
+
+
+def test_on_classification_the_ensemble_rule_is_mcnemars_test_of_the_discordant_items():
+    single, ensemble = np.zeros(1000), np.zeros(1000)
+    single[:20] = 1  # 20 items only the ensemble gets right, 5 only the single model
+    ensemble[20:25] = 1
+    choice = choose(SEEDS, SEED_SCORES, "accuracy", Rivals(0.985, ensemble, single))
+    assert choice.registered_ensemble and "McNemar" in choice.rule and choice.p_value == pytest.approx(0.002, abs=1e-3)
+    assert "20 items right only by the first, 5 only by the second" in choice.rule
 
 
 def test_the_rule_rarely_registers_an_ensemble_that_is_no_better_and_detects_one_that_is():
-    """Per-sample differences of mean 0 (A/A) and of 0.3 SD, 200 samples, 200 repetitions each."""
+    """Per-item loss differences of mean 0 (A/A) and of 0.3 SD, 200 items, 200 repetitions each."""
     rng = np.random.default_rng(2)
     single = rng.normal(0.3, 0.1, (200, 200))
     noise = rng.standard_normal((200, 200)) * 0.05
 
     def rate(shift):
-        return np.mean([choose(SEEDS, SEED_SCORES, "mae", "minimize", float((s + n + shift).mean()), s + n + shift,
-                               s).registered_ensemble for s, n in zip(single, noise)])
+        return np.mean([choose(SEEDS, SEED_SCORES, "mae", Rivals(float((s + n + shift).mean()), s + n + shift, s))
+                        .registered_ensemble for s, n in zip(single, noise)])
     assert rate(0.0) <= 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / 200)
     assert rate(-0.3 * 0.05) >= 0.9
 
 
 def test_one_seed_registers_that_seed():
-    choice = choose([100000], [0.4], "mae", "minimize")
+    choice = choose([100000], [0.4], "mae")
     assert not choice.registered_ensemble and choice.score == 0.4 and "one seed refit" in choice.rule
 
 

@@ -128,12 +128,14 @@ def test_report_states_its_rules_and_picks_its_seeds_from_a_pilot(tuned):
     root, _ = tuned
     result = report(ReportSettings(problem="addition", top_k=1, repeats="auto", margin=0.5, ensemble=2, runs_dir=root / "runs",
                                    out_dir=root / "auto", register=False, progress=False))
-    # a margin this wide needs no more than the pilot's 6 seeds: chosen on 3, estimated on the other 3
-    assert "REPEATS=auto: a pilot of 6 seeds" in result.rule and "so 6 seeds" in result.rule
+    # a margin this wide needs no more than the pilot's 6 seeds: chosen on their validation scores, every
+    # claim tested over the 6 seeds and the test items
+    assert "REPEATS=auto: a pilot of 6 seeds" in result.rule and "; 6 seeds detect the margin" in result.rule
     assert all(len(c.test_scores) == 6 for c in result.candidates)
-    assert "chosen on 3 seeds, tested and estimated on 3 others" in result.rule
+    assert "best chosen on its validation scores, tested and estimated on the test set" in result.rule
+    assert "over 6 seeds and 64 test items" in result.rule
     text = result.markdown.read_text()
-    assert "Equivalence margin 0.5" in text and "80% power" in text and "unbiased test estimate" in text
+    assert "Equivalence margin 0.5" in text and "80% power" in text and "the winner's test estimate" in text
 
 
 def test_report_without_trials_is_a_clear_error(tmp_path, capsys):

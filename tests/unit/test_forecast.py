@@ -10,7 +10,7 @@ import pytest
 from pipeline.errors import UsageError
 from pipeline.problems import get_problem, problem_from_state
 from pipeline.problems.forecast_baselines import baselines, detect_season
-from reports.stats import beats_baseline
+from pipeline.report.forecast import judge
 
 
 def monthly(tmp_path, n=120, **columns):
@@ -146,18 +146,17 @@ def test_features_choose_the_exogenous_inputs(tmp_path):
         get_problem("csv", path=str(path), season="1")
 
 
-def test_beating_a_deterministic_baseline_is_a_one_sample_test():
-    below = [1.0, 1.1, 0.9, 1.05, 0.95]
-    t = beats_baseline(below, 2.0, "minimize", candidate="lstm", baseline_name="the naive forecast", metric="rmse")
-    assert t.beats and t.test == "one-sample t-test" and t.p_value < 1e-4
-    assert t.rule.startswith("'lstm' beats the naive forecast: rmse mean 1.0000 over 5 seeds against 2.0000 "
-                             "(one-sample t-test, one-sided, p=")
-    near = beats_baseline([1.9, 2.2, 2.0, 1.8, 2.1], 2.0, "minimize")
-    assert not near.beats and near.p_value > 0.4 and "does not beat" in near.rule
-    skewed = beats_baseline([1.0, 1.0, 1.0, 1.0, 1.9], 2.0, "minimize")  # not normal: the signed-rank test
-    assert skewed.test == "Wilcoxon signed-rank" and skewed.beats and skewed.p_value == pytest.approx(1 / 32)
-    assert beats_baseline([3.0, 3.0], 2.0, "maximize").beats is False
-    two = beats_baseline([1.0, 1.01], 2.0, "minimize")
-    assert not two.beats and "cannot reach p < 0.05 with 2 seeds" in two.rule
-    assert beats_baseline([2.0, 2.0, 2.0], 2.0, "minimize").p_value == 1.0
-    assert beats_baseline([1.0], 2.0, "minimize").test == "not enough seeds"
+def test_a_forecast_is_judged_against_every_baseline_by_diebold_mariano(tmp_path):
+    """On a seasonal series with a trend: a forecast off by ~2 beats both baselines; the seasonal-naive
+    forecast itself (12 off every window: the trend) does not beat itself, so it may not be champion."""
+    path, _ = monthly(tmp_path, n=240)
+    problem = get_problem("csv", path=str(path), lags=4, horizon=1)
+    b = problem.baselines()
+    rng = np.random.default_rng(0)
+    good = judge(problem, b.naive.truth + rng.normal(0, 2, b.naive.truth.shape), "lstm", 0.05)
+    assert good.beats_every_baseline and good.veto is None and set(good.tests) == {"naive", "seasonal naive (12)"}
+    assert all(t.test == "Diebold-Mariano (HLN)" and t.p_value < 0.01 for t in good.tests.values())
+    assert "lstm beats the naive forecast" in good.lines()[0] and "HAC lags" in good.lines()[0]
+    seasonal = judge(problem, b.seasonal.forecast + rng.normal(0, 0.5, b.seasonal.forecast.shape), "sn", 0.05)
+    assert not seasonal.tests["seasonal naive (12)"].better and not seasonal.beats_every_baseline
+    assert "sn does not beat the seasonal naive (12) forecast" in seasonal.veto
