@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.champion.candidate import Candidate, claims, raw_examples
-from pipeline.champion.ensemble import EnsembleChoice, refit
+from pipeline.champion.ensemble import EnsembleChoice, item_losses, refit
 from pipeline.settings import ReportSettings
 from pipeline.champion.record import BOOK_REFERENCE, ChampionRecord
 from pipeline.champion.registry import record_decision, register
@@ -126,12 +126,15 @@ def _refit(problem: Problem, splits: Splits, data: DataSpec, verdict: Verdict, s
 
 
 def _log_final(problem: Problem, splits: Splits, verdict: Verdict, final: FinalModel, report_run: RunScope) -> FinalModel:
-    """The final run under the report's: the refit's test scores and its packaged model."""
+    """The final run under the report's: the refit's test scores, the registered model's per-item test losses
+    (seed -1: the ensemble) and its packaged model."""
     tracker, winner = report_run.tracker, verdict.winner
     with tracker.run(report_run.experiment_id, f"final-{winner.name}", "final", report_run.run_id,
                      tags={"problem": problem.name, "architecture": winner.architecture},
                      params={**final.hp, "architecture": winner.architecture, "seeds": final.choice.seeds}) as run_id:
         _log_choice(tracker, run_id, final.choice, verdict.epochs)
+        tracker.log_losses(run_id, [item_losses(problem, final.model, splits.x_test, splits.y_test)],
+                           [final.choice.single_seed] if not final.choice.registered_ensemble else [-1])
         examples = raw_examples(problem, splits.x_test[:3])
         uri = log_problem_model(tracker, run_id, final.model, problem.state(), examples,
                                 problem.predict_raw(final.model, examples))

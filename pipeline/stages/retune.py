@@ -168,6 +168,8 @@ def _evaluate_and_decide(job: RetuneJob, index: int) -> RetuneResult:
     for i, (name, values) in enumerate(scores.items()):
         run.log_metrics({f"candidate_{i}_test_{metric}_mean": float(np.mean(values))})
         run.set_tags({f"candidate_{i}": name})
+        run.tracker.log_losses(run.run_id, items.losses[name], retune_seeds(job.settings.repeats),
+                               f"test_losses_candidate_{i}.npz")
     winner = next(c for c in candidates if c.name == (promotion.winner or promotion.best))
     if not promotion.better and not problem.better(float(np.mean(scores[winner.name])),
                                                    float(np.mean(scores[BASELINE]))):
