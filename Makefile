@@ -39,7 +39,7 @@ opt = $(if $(2),$(1) $(2))
 CLI = $(PY) -m pipeline.cli $(if $(filter 1 yes true,$(VERBOSE)),-v)
 NOFUSE = $(if $(filter 0 no false,$(FUSE)),--no-fuse)
 
-.PHONY: venv test test-fast tune report predict serve dashboard retune schedule rollback history sync reproduce bench server ui clean
+.PHONY: venv test test-fast tune report predict serve dashboard retune schedule rollback history sync reproduce bench server ui clean docs docs-serve
 
 venv: $(STAMP)
 
@@ -113,9 +113,18 @@ server: $(STAMP)
 	$(VENV)/bin/mlflow server --backend-store-uri $(PG_URL) --default-artifact-root $(CURDIR)/runs/mlartifacts \
 		$(call opt,--host,$(HOST)) $(call opt,--port,$(PORT)) --workers 1
 
+# Prints the URL of PROBLEM's runs page (and of the latest report's candidates), then starts the UI.
 ui: $(STAMP)
+	@$(PY) -m tracking.ui sqlite:///$(CURDIR)/runs/mlflow.db $(PROBLEM) http://$(or $(HOST),127.0.0.1):$(or $(PORT),5000)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/runs/mlflow.db \
 		--default-artifact-root file://$(CURDIR)/runs/mlartifacts $(call opt,--host,$(HOST)) $(call opt,--port,$(PORT)) --workers 1
+
+# The manual (docs/, MkDocs Material): built into site/ with broken links failing the build; served on HOST:PORT.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict -a $(or $(HOST),127.0.0.1):$(or $(PORT),8000)
 
 clean:
 	rm -rf runs reports/out

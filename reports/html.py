@@ -27,6 +27,38 @@ class Section:
     figures: dict[str, Figure] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Link:
+    """A table cell's link (e.g. to an MLflow run): its text alone when there is no address."""
+
+    text: str
+    href: str | None = None
+
+    def html(self) -> str:
+        text = html.escape(self.text)
+        return f'<a href="{html.escape(self.href)}">{text}</a>' if self.href else text
+
+    def markdown(self) -> str:
+        return f"[{self.text}]({self.href})" if self.href else self.text
+
+
+def _cell_html(cell: object) -> str:
+    """A cell: text (escaped), a Link, or a list of Links (one per line)."""
+    if isinstance(cell, Link):
+        return cell.html()
+    if isinstance(cell, (list, tuple)):
+        return "<br>".join(_cell_html(c) for c in cell)
+    return html.escape(str(cell))
+
+
+def _cell_markdown(cell: object) -> str:
+    if isinstance(cell, Link):
+        return cell.markdown()
+    if isinstance(cell, (list, tuple)):
+        return "; ".join(_cell_markdown(c) for c in cell)
+    return str(cell)
+
+
 def png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -38,7 +70,7 @@ def table_html(header: list[str], rows: list[list[object]], highlight: int | Non
     body = []
     for i, row in enumerate(rows):
         cls = ' class="winner"' if i == highlight else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+        body.append(f"<tr{cls}>" + "".join(f"<td>{_cell_html(c)}</td>" for c in row) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
@@ -91,7 +123,7 @@ def _missing(value: object) -> bool:
 
 def table_markdown(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell_markdown(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

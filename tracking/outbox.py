@@ -58,6 +58,8 @@ def apply(tracker: Tracker, experiment_id: str, ids: dict[str, str], op: dict[st
         tracker.log_metric_rows(ids[key], op["items"])
     elif kind == "tags":
         tracker.set_tags(ids[key], op["tags"])
+    elif kind == "inputs":  # datasets (tracking.datasets): MLflow keeps one input per run and dataset
+        tracker.log_inputs(ids[key], op["inputs"])
     elif kind == "text":
         tracker.log_text(ids[key], op["text"], op["path"])
     elif kind == "artifacts":

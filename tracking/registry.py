@@ -1,11 +1,13 @@
 """MLflow Model Registry: versions of `lstm-<problem>` and the champion / challenger / previous aliases."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from tracking.names import CHALLENGER, CHAMPION, PREVIOUS, model_name
 
@@ -29,13 +31,21 @@ class Registry:
         self.client = tracker.client
 
     def register(self, name: str, model_uri: str, run_id: str, tags: dict[str, Any]) -> ModelVersion:
-        """A new version of `name` from a logged model, tagged (study, trial, scores, report run)."""
+        """A new version of `name` from a logged model, tagged (study, trial, scores, report run). A model of
+        MLflow 3 (models:/m-...) is linked both ways, as mlflow.register_model links it: the version's source
+        (and model_id, where the registry keeps one) names the model (its metrics on its datasets, its source
+        run and that run's datasets), and the model's tag mlflow.modelVersions its versions."""
         try:
             self.client.get_registered_model(name)
         except MlflowException:
             self.client.create_registered_model(name, description="LSTM tuned and finalized by lstm-tune")
-        version = self.client.create_model_version(name, model_uri, run_id=run_id,
+        model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        version = self.client.create_model_version(name, model_uri, run_id=run_id, model_id=model_id,
                                                    tags={k: str(v)[:5000] for k, v in tags.items()})
+        if model_id:
+            linked = json.loads(self.client.get_logged_model(model_id).tags.get(MLFLOW_MODEL_VERSIONS, "[]"))
+            self.client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(
+                linked + [{"name": name, "version": version.version}])})
         return version
 
     def find_version(self, name: str, tag: str, value: str) -> ModelVersion | None:

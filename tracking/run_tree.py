@@ -66,13 +66,17 @@ class RunScope:
 
 
 def open_study_run(tracker: Tracker, experiment_id: str, name: str, run_id: str | None, tags: dict[str, Any],
-                   params: dict[str, Any]) -> RunScope:
+                   params: dict[str, Any], inputs: list[dict[str, str]] = ()) -> RunScope:
     """The study's one parent run: `run_id` (kept by the caller in the study) reopened when it exists,
-    else a new run; every worker and every resumption of the study logs under it."""
+    else a new run; every worker and every resumption of the study logs under it. Its datasets
+    (tracking.datasets) are logged either way (a run of an older version gets them; again, nothing)."""
     if tracker.run_exists(run_id):
         tracker.reopen(run_id)
+        if inputs:
+            tracker.log_inputs(run_id, list(inputs))
         return RunScope(tracker, experiment_id, run_id)
-    return RunScope(tracker, experiment_id, tracker.start_run(experiment_id, name, STUDY, tags=tags, params=params))
+    return RunScope(tracker, experiment_id, tracker.start_run(experiment_id, name, STUDY, tags=tags, params=params,
+                                                              inputs=list(inputs)))
 
 
 def close_stale_trial_runs(study: RunScope, running: Collection[int]) -> None:
@@ -95,19 +99,21 @@ def model_summary(model) -> str:
 class TrialRuns(SeedListener):
     """One trial's runs: the trial run (params = hp), and a run per seed while it trains.
 
-    Seed runs hold the curves and the seed's metrics; the trial run the first seed's model summary and
-    n_params, the best model, and at `close` the summary over seeds and the learning curves, tagged
-    with how the trial ended. `logging_seconds` is the time spent logging between seeds. Every write
+    Seed runs hold the curves and the seed's metrics; the trial run its datasets (`inputs`, as
+    tracking.datasets gives them), the first seed's model summary and n_params, the best model, and at
+    `close` the summary over seeds and the learning curves, tagged with how the trial ended. `logging_seconds` is the time spent logging between seeds. Every write
     goes through a Journal: if MLflow stops answering, the rest waits on disk (tracking.outbox).
     """
 
     def __init__(self, study: RunScope, study_name: str, metric: str, number: int, hp: dict[str, Any],
-                 tags: dict[str, Any]) -> None:
+                 tags: dict[str, Any], inputs: list[dict[str, str]] = ()) -> None:
         self.title, self.metric, self.number = f"{study_name} trial {number}", metric, number
         self.hp, self.tags, self.tracker = hp, tags, study.tracker
         folder = study.tracker.outbox / f"{study_name}-trial-{number}-{study.run_id[:8]}"
         self.journal = Journal(study.tracker, study.experiment_id, folder, {"parent": study.run_id})
         self.journal.do(_create("trial", "parent", f"trial-{number}", TRIAL, {"trial": number}, tags, hp))
+        if inputs:
+            self.journal.do({"op": "inputs", "run": "trial", "inputs": list(inputs)})
         self.run_id = self.journal.ids.get("trial", "")  # "" while MLflow is away: the replay creates it
         self.open: set[int] = set()  # seeds training now
         self.logging_seconds = 0.0
@@ -180,12 +186,12 @@ def _create(key: str, parent: str, name: str, role: str, identity: dict[str, Any
             "match": {"role": role, **{k: str(v) for k, v in identity.items()}}}
 
 
-def trial_runs(study: RunScope, study_name: str, metric: str,
-               tags: dict[str, Any]) -> Callable[[int, dict[str, Any], dict[str, Any]], TrialRuns]:
+def trial_runs(study: RunScope, study_name: str, metric: str, tags: dict[str, Any],
+               inputs: list[dict[str, str]] = ()) -> Callable[[int, dict[str, Any], dict[str, Any]], TrialRuns]:
     """The factory of a study's trial logs: trial `number` with hyperparameters `hp` and its own tags
-    (added to the study's `tags` and "study": study_name) gets a TrialRuns under `study`."""
+    (added to the study's `tags` and "study": study_name) gets a TrialRuns under `study`, logging `inputs`."""
     study_tags = {**tags, "study": study_name}
 
     def open_trial(number: int, hp: dict[str, Any], trial_tags: dict[str, Any]) -> TrialRuns:
-        return TrialRuns(study, study_name, metric, number, hp, {**study_tags, **trial_tags})
+        return TrialRuns(study, study_name, metric, number, hp, {**study_tags, **trial_tags}, inputs)
     return open_trial

@@ -19,11 +19,15 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from tracking.datasets import dataset_inputs
+
 for _name in ("mlflow", "alembic", "urllib3"):
     logging.getLogger(_name).setLevel(logging.ERROR)
 
 # Run roles, stored in the "role" tag.
 STUDY, TRIAL, SEED = "study", "trial", "seed"
+# What MLflow 3's UI opens an experiment on: the training runs (not the GenAI overview of traces).
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 _MAX_BATCH = 1000
 
 
@@ -85,21 +89,26 @@ class Tracker:
 
     # -- experiments and runs ------------------------------------------------------------
     def experiment_id(self, name: str) -> str:
-        """The id of experiment `name`, created (with this tracker's artifact root) if missing."""
+        """The id of experiment `name`, created (with this tracker's artifact root) if missing; tagged as
+        model training (EXPERIMENT_KIND) when created, or when found without a kind."""
         exp = self.client.get_experiment_by_name(name)
         if exp is not None:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
+            if EXPERIMENT_KIND[0] not in exp.tags:
+                self.client.set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
             return exp.experiment_id
         location = f"{self.artifact_root}/{name}" if self.artifact_root else None
         try:
-            return self.client.create_experiment(name, artifact_location=location)
+            return self.client.create_experiment(name, artifact_location=location, tags=dict([EXPERIMENT_KIND]))
         except mlflow.exceptions.MlflowException:  # created meanwhile by another worker
             return self.client.get_experiment_by_name(name).experiment_id
 
     def start_run(self, experiment_id: str, name: str, role: str, parent_id: str | None = None,
-                  tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> str:
-        """Create a run (nested under parent_id when given) and return its id."""
+                  tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+                  inputs: list[dict[str, str]] | None = None) -> str:
+        """Create a run (nested under parent_id when given), with its params and its datasets
+        (tracking.datasets), and return its id."""
         all_tags = {"role": role, "git_commit": git_commit(), **(tags or {})}
         if parent_id:
             all_tags["mlflow.parentRunId"] = parent_id
@@ -107,14 +116,17 @@ class Tracker:
                                      tags={k: str(v) for k, v in all_tags.items()})
         if params:
             self.log_params(run.info.run_id, params)
+        if inputs:
+            self.log_inputs(run.info.run_id, inputs)
         return run.info.run_id
 
     @contextmanager
     def run(self, experiment_id: str, name: str, role: str, parent_id: str | None = None,
-            tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> Iterator[str]:
+            tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+            inputs: list[dict[str, str]] | None = None) -> Iterator[str]:
         """A run (as start_run makes it) for the block, whose id it gives: ended FINISHED when the block
         returns, KILLED on Ctrl-C and FAILED on any other exception, with the reason, which goes on up."""
-        run_id = self.start_run(experiment_id, name, role, parent_id, tags=tags, params=params)
+        run_id = self.start_run(experiment_id, name, role, parent_id, tags=tags, params=params, inputs=inputs)
         try:
             yield run_id
         except BaseException as exc:
@@ -182,6 +194,22 @@ class Tracker:
     def _log_metric_items(self, run_id: str, items: list[Metric]) -> None:
         for i in range(0, len(items), _MAX_BATCH):
             self.client.log_batch(run_id, metrics=items[i:i + _MAX_BATCH])
+
+    def log_inputs(self, run_id: str, inputs: list[dict[str, str]]) -> None:
+        """Datasets the run used, each in its context (tracking.datasets); logging one again adds nothing."""
+        self.client.log_inputs(run_id, dataset_inputs(inputs))
+
+    def log_model_metrics(self, run_id: str, model_uri: str, metrics: dict[str, float],
+                          dataset: dict[str, str]) -> None:
+        """Metrics of a logged model (models:/<model id>) on a dataset: MLflow 3's model page shows them beside it."""
+        model_id = model_uri.rsplit("/", 1)[-1]
+        for key, value in metrics.items():
+            self.client.log_metric(run_id, key, float(value), dataset_name=dataset["name"],
+                                   dataset_digest=dataset["digest"], model_id=model_id)
+
+    def share_view(self, experiment_id: str, key: str, state: dict[str, Any]) -> None:
+        """A saved view of the experiment's runs page (filter, grouping, charts), opened by ?viewStateShareKey=key."""
+        self.client.set_experiment_tag(experiment_id, f"mlflow.sharedViewState.{key}", json.dumps(state))
 
     def log_figure(self, run_id: str, figure, path: str) -> None:
         self.client.log_figure(run_id, figure, path)

@@ -28,6 +28,7 @@ class Candidate:
     test_forecasts: list[np.ndarray] = field(default_factory=list)  # forecasting problems: each seed's, in units
     test_losses: list[np.ndarray] = field(default_factory=list)  # each seed's per-item test losses (nan: diverged)
     champion: str | None = None  # the registry version this configuration is champion as, if it is
+    trial_run: str | None = None  # the MLflow run of the tuning trial it comes from, if any
     # How a retune's candidate trains unlike the report's (pipeline.report.candidates.evaluate_candidates):
     train: tuple[np.ndarray, np.ndarray] | None = None  # its own training data (None: the splits' training part)
     initial_weights: list[np.ndarray] | None = None  # weights it goes on training from (None: a new model)

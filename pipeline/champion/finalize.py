@@ -21,6 +21,7 @@ from pipeline.problems import Problem, Splits
 from pipeline.problems.data_spec import DataSpec
 from pipeline.training.seeding import report_seeds
 from reports.stats import Comparison, fmt, significantly_better
+from tracking.datasets import split_datasets
 from tracking.names import model_name
 from tracking.packaging import log_problem_model
 from tracking.registry import CHAMPION, Registry
@@ -126,18 +127,23 @@ def _refit(problem: Problem, splits: Splits, data: DataSpec, verdict: Verdict, s
 
 
 def _log_final(problem: Problem, splits: Splits, verdict: Verdict, final: FinalModel, report_run: RunScope) -> FinalModel:
-    """The final run under the report's: the refit's test scores, the registered model's per-item test losses
-    (seed -1: the ensemble) and its packaged model."""
+    """The final run under the report's: its datasets (refit on train + validation, scored on test: the
+    registered version's source run carries the data it was trained on), the refit's test scores (the
+    registered model's linked to its logged model and the test dataset), the registered model's per-item
+    test losses (seed -1: the ensemble) and its packaged model."""
     tracker, winner = report_run.tracker, verdict.winner
+    datasets = split_datasets(problem, final.record.data, splits)
     with tracker.run(report_run.experiment_id, f"final-{winner.name}", "final", report_run.run_id,
                      tags={"problem": problem.name, "architecture": winner.architecture},
-                     params={**final.hp, "architecture": winner.architecture, "seeds": final.choice.seeds}) as run_id:
+                     params={**final.hp, "architecture": winner.architecture, "seeds": final.choice.seeds},
+                     inputs=datasets.refit()) as run_id:
         _log_choice(tracker, run_id, final.choice, verdict.epochs)
         tracker.log_losses(run_id, [item_losses(problem, final.model, splits.x_test, splits.y_test)],
                            [final.choice.single_seed] if not final.choice.registered_ensemble else [-1])
         examples = raw_examples(problem, splits.x_test[:3])
         uri = log_problem_model(tracker, run_id, final.model, problem.state(), examples,
                                 problem.predict_raw(final.model, examples))
+        tracker.log_model_metrics(run_id, uri, {f"test_{final.choice.metric}": final.choice.score}, datasets.test)
     return replace(final, run_id=run_id, uri=uri)
 
 
@@ -183,9 +189,10 @@ def _vetoed(veto: str) -> str:
 
 
 def _log_choice(tracker, run_id: str, choice: EnsembleChoice, epochs: int) -> None:
-    """The final run's test scores: the registered model's, the ensemble's, each seed model's; which is which."""
+    """The final run's test scores: the ensemble's, each seed model's; which is which (the registered model's
+    is logged with its model and dataset: _log_final)."""
     metric = f"test_{choice.metric}"
-    values = {metric: choice.score, f"{metric}_single": choice.single_score, "epochs": epochs,
+    values = {f"{metric}_single": choice.single_score, "epochs": epochs,
               f"{metric}_seeds_mean": float(np.mean(choice.seed_scores))}
     if choice.ensemble_score is not None:
         values[f"{metric}_ensemble"] = choice.ensemble_score

@@ -41,7 +41,8 @@ def select_candidates(problem: Problem, studies: list[optuna.Study], top_k: int)
             continue
         seen.add(key)
         name = f"{arch}#{t.number}" if key != ref_key else f"{REFERENCE} ({arch}#{t.number})"
-        candidates.append(Candidate(name, arch, dict(t.user_attrs["hp"]), study.study_name, t.number, t.value))
+        candidates.append(Candidate(name, arch, dict(t.user_attrs["hp"]), study.study_name, t.number, t.value,
+                                    trial_run=t.user_attrs.get("mlflow_run_id")))
         if len(candidates) == top_k:
             break
     if ref_key not in seen:

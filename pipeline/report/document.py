@@ -11,14 +11,18 @@ from pipeline.champion import Finalized
 from pipeline.report.forecast import ForecastReport
 from pipeline.problems import Problem
 from reports import diagnostics, plots
-from reports.html import Section, comparison_html, table_html, table_markdown
+from reports.html import Link, Section, comparison_html, table_html, table_markdown
 from reports.stats import Comparison
 
 
 def report_sections(problem: Problem, candidates: list[Candidate], comparison: Comparison, studies,
-                    forecast: ForecastReport | None = None) -> list[Section]:
-    verdicts = {c.name: _verdict(c) for c in candidates}
-    return [_winner(problem, candidates, comparison, forecast), *([forecast.section] if forecast else []),
+                    forecast: ForecastReport | None = None, runs: dict[str, list[Link]] | None = None,
+                    constant_loss: float | None = None) -> list[Section]:
+    """The sections; `runs`: each candidate's MLflow runs (links); `constant_loss`: the loss of a constant
+    prediction of the training targets (what the diagnostics call a high training loss)."""
+    scale = diagnostics.Scale(problem.metric, problem.direction, comparison.margin or 0.0, constant_loss)
+    verdicts = {c.name: _verdict(c, scale) for c in candidates}
+    return [_winner(problem, candidates, comparison, forecast, runs or {}), *([forecast.section] if forecast else []),
             Section("Statistics", comparison_html(comparison), comparison.to_markdown(),
                     {"test_scores_boxplot": plots.score_boxplot(comparison.scores, problem.metric,
                                                                 problem.direction)}),
@@ -28,9 +32,9 @@ def report_sections(problem: Problem, candidates: list[Candidate], comparison: C
 
 
 def _winner(problem: Problem, candidates: list[Candidate], comparison: Comparison,
-            forecast: ForecastReport | None = None) -> Section:
+            forecast: ForecastReport | None, runs: dict[str, list[Link]]) -> Section:
     """Every candidate's test scores (the primary metric and the problem's others; a forecast's baselines,
-    skill and MASE), the winner marked."""
+    skill and MASE) and its MLflow runs, the winner marked."""
     metric = problem.metric
     others = sorted({k for c in candidates for m in c.test_metrics for k in m} - {metric})
     if forecast:  # its columns say it against both baselines; the errors per step are in its own section
@@ -47,10 +51,10 @@ def _winner(problem: Problem, candidates: list[Candidate], comparison: Compariso
                      *(forecast.columns[c.name].values() if forecast else []),
                      "—" if c.tuning_value is None else f"{c.tuning_value:.4f}",
                      (f"champion v{c.champion}" if c.champion else c.study or "book")
-                     + (f"; {len(c.failures)} diverged" if c.failures else "")])
+                     + (f"; {len(c.failures)} diverged" if c.failures else ""), runs.get(c.name) or "—"])
     header = ["candidate", "architecture", "parameters", f"test {metric} mean", "std", "median",
               "estimate (confirmation seeds)", *[f"test {k} mean" for k in others], *forecast_header,
-              "tuning (validation) mean", "source"]
+              "tuning (validation) mean", "source", "MLflow runs"]
     winner_index = next(i for i, c in enumerate(candidates) if c.name == comparison.winner)
     facts = (f"Equivalence margin {comparison.margin:.4g} {metric}; the pairwise tests detect a mean item loss "
              f"difference of {comparison.detectable:.4g} with 80% power; the winner's test estimate: "
@@ -63,12 +67,12 @@ def _winner(problem: Problem, candidates: list[Candidate], comparison: Compariso
                    + table_markdown(header, rows))
 
 
-def _verdict(c: Candidate) -> tuple[diagnostics.Verdict, dict[str, int]] | None:
+def _verdict(c: Candidate, scale: diagnostics.Scale) -> tuple[diagnostics.Verdict, dict[str, int]] | None:
     """The candidate's majority verdict and the count per verdict (diverged seeds too); None if all diverged."""
     histories = [r.history for r in c.runs if not r.failure]
     if not histories:
         return None
-    verdict, counts = diagnostics.overall_verdict(histories)
+    verdict, counts = diagnostics.overall_verdict(histories, scale)
     return verdict, counts | ({"diverged": len(c.failures)} if c.failures else {})
 
 

@@ -21,6 +21,7 @@ from pipeline.training.seeding import tuning_seeds
 from pipeline.search.warm_start import earlier_best
 from pipeline.stores.storage import silence_optuna
 from search_spaces.loader import SearchSpace, load_space
+from tracking.datasets import SplitDatasets, split_datasets
 from tracking.names import experiment_name
 from tracking.tracker import Tracker, mask_credentials
 from tracking.outbox import replay
@@ -48,6 +49,7 @@ class Session:
     experiment: str
     experiment_id: str
     data_tags: dict[str, Any]
+    datasets: SplitDatasets  # the splits as MLflow datasets, logged on the study's and every trial's run
 
 
 @dataclass
@@ -85,7 +87,7 @@ def session(settings: TuneSettings) -> Session:
     if settings.workers > 1 and embedded:
         raise UsageError(f"WORKERS={settings.workers} needs database servers, not the embedded SQLite stores "
                          f"({', '.join(embedded)}): e.g. STORAGE=postgresql://postgres@127.0.0.1:5432/optuna "
-                         "TRACKING=postgresql://postgres@127.0.0.1:5432/mlflow (README: Many workers)")
+                         "TRACKING=postgresql://postgres@127.0.0.1:5432/mlflow (docs/workers.md)")
     engine = get_engine(settings)
     options = DataSpec.from_options(settings.data, settings.data_seed)
     problem = get_problem(settings.problem, **options.params)
@@ -118,7 +120,7 @@ def data_session(settings: TuneSettings, problem: Problem, data: DataSpec, split
     return Session(settings, engine or get_engine(settings), problem, data, architectures,
                    {arch: load_space(arch, problem.name, settings.space) for arch in architectures},
                    tuning_seeds(settings.study_seed, settings.seeds), storage, tracker, splits, experiment,
-                   tracker.experiment_id(experiment), data_tags)
+                   tracker.experiment_id(experiment), data_tags, split_datasets(problem, data, splits))
 
 
 def stored_studies(storage: Any, problem: str, architecture: str | None = None,
@@ -143,12 +145,12 @@ def study_name(problem: str, arch: str, settings: TuneSettings) -> str:
     return f"{problem}-{arch}{suffix}" + (f"-{settings.tag}" if settings.tag else "")
 
 
-def trial_logging(tracker: Tracker, experiment_id: str, parent_run_id: str, study_name: str, metric: str,
-                  tags: dict[str, Any]) -> TrialLogFactory:
-    """StudyContext's `trial_log`: each trial an MLflow run nested under `parent_run_id` (tagged with
-    `tags`, "study": study_name and the trial's own tags), each seed a run under it; the summary
-    metrics are named val_<metric>_mean/std/sem."""
-    return trial_runs(RunScope(tracker, experiment_id, parent_run_id), study_name, metric, tags)
+def trial_logging(study: RunScope, study_name: str, metric: str, tags: dict[str, Any],
+                  datasets: SplitDatasets) -> TrialLogFactory:
+    """StudyContext's `trial_log`: each trial an MLflow run nested under the `study` run (tagged with
+    `tags`, "study": study_name and the trial's own tags, its inputs the tuning datasets), each seed a run
+    under it; the summary metrics are named val_<metric>_mean/std/sem."""
+    return trial_runs(study, study_name, metric, tags, datasets.tuning())
 
 
 def open_study(s: Session, arch: str, parent: RunScope | None = None) -> PairStudy:
@@ -177,7 +179,8 @@ def open_study(s: Session, arch: str, parent: RunScope | None = None) -> PairStu
               "storage": mask_credentials(s.storage.url), "metric": problem.metric, "direction": problem.direction,
               **engine.attrs}
     run = parent or open_study_run(s.tracker, s.experiment_id, name, study.user_attrs.get("mlflow_parent_run_id"),
-                                   tags={**tags, "study": name, **s.data_tags}, params=params)
+                                   tags={**tags, "study": name, **s.data_tags}, params=params,
+                                   inputs=s.datasets.tuning())
     if study.user_attrs.get("mlflow_parent_run_id") != run.run_id:
         study.set_user_attr("mlflow_parent_run_id", run.run_id)
     optuna.storages.fail_stale_trials(study)
@@ -188,7 +191,7 @@ def open_study(s: Session, arch: str, parent: RunScope | None = None) -> PairStu
         study.enqueue_trial(references.reference_params(problem.name, space), user_attrs={"reference": True})
         for source, params in earlier_best(stored_studies(s.storage, problem.name, arch, exclude=name), space):
             study.enqueue_trial(params, user_attrs={"warm_start": source}, skip_if_exists=True)
-    trial_log = trial_logging(s.tracker, s.experiment_id, run.run_id, name, problem.metric, tags)
+    trial_log = trial_logging(run, name, problem.metric, tags, s.datasets)
     ctx = StudyContext(problem, s.splits, arch, space, s.seeds, trial_log, settings.racing_alpha, fuse=settings.fuse)
     return PairStudy(study, ctx, run)
 

@@ -2,6 +2,7 @@
 with statistics, write the HTML/Markdown report, then finalize and register the winner."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,13 @@ from pipeline.stores.storage import silence_optuna
 from pipeline.report.forecast import ForecastReport, forecast_report, registered_judge
 from pipeline.report.document import registry_section, report_sections
 from reports import plots
-from reports.html import write_report
+from reports.diagnostics import constant_loss
+from reports.html import Link, write_report
 from reports.stats import Comparison, compare, fill_failed, seeds_for
+from tracking.datasets import SplitDatasets, split_datasets
 from tracking.names import experiment_name
 from tracking.run_tree import RunScope
+from tracking.ui import CANDIDATE_TAG, REPORT_TAG, run_url, server_url, share_candidates_view
 
 
 @dataclass
@@ -69,14 +73,16 @@ def report(settings: ReportSettings) -> ReportResult:
     winner = next(c for c in candidates if c.name == comparison.winner)
     champion = next((c for c in candidates if current is not None and c.champion == current[0]), None)
     experiment_id = tracker.experiment_id(experiment_name(problem.name))
+    datasets = split_datasets(problem, data_spec, splits)
     with tracker.run(experiment_id, f"report-{problem.name}", "report",
                      tags={"problem": problem.name, "winner": winner.name},
                      params={"top_k": settings.top_k, "repeats": settings.repeats, "alpha": settings.alpha,
-                             "margin": margin, "seeds": seeds}) as run_id:
+                             "margin": margin, "seeds": seeds}, inputs=datasets.evaluation()) as run_id:
         run = RunScope(tracker, experiment_id, run_id)
         forecast = forecast_report(problem, candidates, comparison, settings.alpha)  # None unless a forecast
-        _log_candidates(run, problem, candidates, forecast)
-        sections = report_sections(problem, candidates, comparison, studies, forecast)
+        runs = _log_candidates(run, problem, candidates, forecast, datasets)
+        sections = report_sections(problem, candidates, comparison, studies, forecast, runs,
+                                   constant_loss(problem.loss, splits.y_train))
         finalized = None
         if settings.register:
             verdict = Verdict(winner, comparison, seeds, champion, registered_judge(problem, splits, settings.alpha))
@@ -150,21 +156,32 @@ def _evaluate(settings: ReportSettings, problem: Problem, splits: Splits,
 
 
 def _log_candidates(report_run: RunScope, problem: Problem, candidates: list[Candidate],
-                    forecast: ForecastReport | None) -> None:
-    """A run per candidate under the report's: its test scores over the seeds and their summary (with its
-    forecast metrics); the report run gets the forecast's own metrics."""
+                    forecast: ForecastReport | None, datasets: SplitDatasets) -> dict[str, list[Link]]:
+    """A run per candidate under the report's: its datasets, its test scores over the seeds and their summary
+    (with its forecast metrics), a run per seed under it (tagged with the candidate: MLflow's charts group
+    them, tracking.ui saves that view); the report run gets the forecast's own metrics. Each candidate's
+    runs (this one and its tuning trial's), as links when the tracking URI is a server."""
+    base = server_url(report_run.tracker.uri)
+    links = {}
     for c in candidates:
-        _log_candidate(report_run, problem, c, forecast.candidate_metrics[c.name] if forecast else {})
+        run_id = _log_candidate(report_run, problem, c, forecast.candidate_metrics[c.name] if forecast else {},
+                                datasets)
+        runs = [("re-evaluation", run_id)] + ([("tuning trial", c.trial_run)] if c.trial_run else [])
+        links[c.name] = [Link(f"{kind} {rid}", base and run_url(base, report_run.experiment_id, rid))
+                         for kind, rid in runs]
+    share_candidates_view(report_run.tracker, report_run.experiment_id, report_run.run_id)
     if forecast:
         report_run.log_metrics({k: v for k, v in forecast.run_metrics.items() if np.isfinite(v)})
+    return links
 
 
-def _log_candidate(report_run: RunScope, problem: Problem, c: Candidate, extra: dict[str, float]) -> None:
+def _log_candidate(report_run: RunScope, problem: Problem, c: Candidate, extra: dict[str, float],
+                   datasets: SplitDatasets) -> str:
     tracker = report_run.tracker
     with tracker.run(report_run.experiment_id, f"candidate-{c.name}", "candidate", report_run.run_id,
                      tags={"problem": problem.name, "architecture": c.architecture,
                            "study": c.study or "", "trial": "" if c.trial is None else c.trial},
-                     params={**c.hp, "architecture": c.architecture}) as run:
+                     params={**c.hp, "architecture": c.architecture}, inputs=datasets.evaluation()) as run:
         for step, score in enumerate(c.test_scores):
             tracker.log_metrics(run, {f"test_{problem.metric}": score}, step=step)
         arr = np.asarray(c.test_scores)
@@ -175,6 +192,26 @@ def _log_candidate(report_run: RunScope, problem: Problem, c: Candidate, extra: 
         if c.failures:
             tracker.set_tags(run, {"diverged": "; ".join(c.failures)})
         tracker.log_losses(run, c.losses, [r.seed for r in c.runs])
+        for seed_run, score in zip(c.runs, c.test_scores):
+            _log_seed(RunScope(tracker, report_run.experiment_id, run), problem, c.name, seed_run, score,
+                      report_run.run_id)
+    return run
+
+
+def _log_seed(candidate_run: RunScope, problem: Problem, name: str, seed_run, score: float, report_run_id: str) -> None:
+    """One seed of a candidate: its learning curves per epoch and its test score, tagged with the candidate."""
+    tracker = candidate_run.tracker
+    with tracker.run(candidate_run.experiment_id, f"{name}-seed-{seed_run.seed}", "candidate_seed",
+                     candidate_run.run_id, tags={"problem": problem.name, CANDIDATE_TAG: name,
+                                                 REPORT_TAG: report_run_id, "seed": seed_run.seed}) as run:
+        now = int(time.time() * 1000)
+        rows = [(k, v, now, epoch) for k, values in seed_run.history.items() for epoch, v in enumerate(values, 1)
+                if np.isfinite(v)]
+        tracker.log_metric_rows(run, rows)
+        tracker.log_metrics(run, {k: v for k, v in {f"test_{problem.metric}": score, "best_epoch": seed_run.best_epoch,
+                                                     "epochs": seed_run.epochs}.items() if np.isfinite(v)})
+        if seed_run.failure:
+            tracker.set_tags(run, {"diverged": seed_run.failure})
 
 
 def format_result(result: ReportResult) -> str:

@@ -13,7 +13,10 @@ import pytest
 
 from pipeline.search.outcome import COMPLETE
 from pipeline.training.one_seed import SeedRun
+from pipeline.problems import get_problem
+from pipeline.problems.data_spec import DataSpec
 from tracking import outbox
+from tracking.datasets import split_datasets
 from tracking.outbox import replay
 from tracking.run_tree import RunScope, TrialRuns
 from tracking.tracker import STUDY, Tracker
@@ -21,6 +24,9 @@ from tracking.tracker import STUDY, Tracker
 HP = {"units": 7, "batch_size": 16, "optimizer": "adam", "learning_rate": 0.001}
 SEEDS = (0, 1)
 VOLATILE_TAGS = {"mlflow.parentRunId", "mlflow.log-model.history"}  # run ids differ between stores
+ECHO = get_problem("echo")
+DATA = DataSpec({}, {"n_train": 8, "n_val": 4, "n_test": 4}, 0)
+INPUTS = split_datasets(ECHO, DATA, DATA.splits(ECHO)).tuning()  # the trial's datasets, training and validation
 
 
 class Outage:
@@ -73,7 +79,7 @@ def study_run(tracker: Tracker, outbox_dir) -> RunScope:
 
 def write_trial(study: RunScope, model) -> None:
     """One trial as the objective drives it: two seeds, a tag, the best model, the summary."""
-    runs = TrialRuns(study, "echo-vanilla", "accuracy", 0, HP, {"trial": 0, "reference": False})
+    runs = TrialRuns(study, "echo-vanilla", "accuracy", 0, HP, {"trial": 0, "reference": False}, INPUTS)
     runs.started(list(SEEDS))
     seeds = [SeedRun(seed, 0.5 + seed / 10, {"accuracy": 0.5 + seed / 10, "loss": 1.0 - seed / 10},
                      {"loss": [1.2, 0.9], "val_loss": [1.3, 1.0 - seed / 10]}, 2, 2, model.count_params(), 0.25,
@@ -112,6 +118,9 @@ def snapshot(study: RunScope) -> dict:
                      "tags": {k: v for k, v in run.data.tags.items() if k not in VOLATILE_TAGS},
                      "metrics": metrics,
                      "artifacts": sorted(a.path for a in client.list_artifacts(run.info.run_id) if a.path != "model"),
+                     "inputs": sorted((d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.schema,
+                                       tuple(sorted((t.key, t.value) for t in d.tags)))
+                                      for d in run.inputs.dataset_inputs),
                      "model": has_model(client, study.experiment_id, run.info.run_id)}
     return tree
 
@@ -153,7 +162,8 @@ def cut_and_replay(tracker, outbox_dir, model, at: int, applied: bool) -> RunSco
 def test_every_call_cut_before_or_after_it_reached_the_server_replays_to_the_same_runs(tracker, tmp_path, model,
                                                                                        reference):
     expected, calls = reference
-    assert calls >= 15, "the trial makes every kind of write: runs, params, metrics, tags, text, figure, model"
+    assert calls >= 15, "the trial makes every kind of write: runs, params, inputs, metrics, tags, text, figure, model"
+    assert [name for name, *_ in expected[("trial", None)]["inputs"]] == ["echo-train", "echo-validation"]
     for at in range(1, calls + 1):
         for applied in (False, True):
             study = cut_and_replay(tracker, tmp_path / f"{at}-{applied}", model, at, applied)

@@ -136,7 +136,7 @@ def _training_step(model: keras.Model, opt: keras.optimizers.Optimizer, loss: An
     """One compiled training step on a batch (B, towers, ...), what Keras's `fit` step does for this model
     and loss: every tower's mean loss, their sum plus the L1/L2 penalties as the loss (so each tower gets
     exactly its own gradient), one optimizer update. It returns the towers' mean losses. Called batch by
-    batch from Python, without `fit`'s data adapter, callbacks and metrics (README, "Seed-parallel sizes")."""
+    batch from Python, without `fit`'s data adapter, callbacks and metrics (docs/architecture.md, "Training speed")."""
     @tf.function(input_signature=[inputs, targets])
     def step(x, y):
         with tf.GradientTape() as tape:
