@@ -207,3 +207,18 @@ def test_seed_blocks_cannot_overlap():
 def test_seeds_outside_their_block_are_refused(call):
     with pytest.raises(UsageError, match="study-seed|leave its block"):
         call()
+
+
+def duplicate_test_names(root: Path = ROOT) -> list[str]:
+    """Test files that share a name in different folders: pytest imports test modules by their basename
+    (no __init__.py in tests/), so the second one stops the collection of the whole suite."""
+    names = [path.name for path in (root / "tests").rglob("test_*.py")]
+    return sorted({name for name in names if names.count(name) > 1})
+
+
+def test_test_files_have_unique_names(tmp_path):
+    assert duplicate_test_names() == []
+    for folder in ("unit", "e2e"):
+        (tmp_path / "tests" / folder).mkdir(parents=True)
+        (tmp_path / "tests" / folder / "test_same.py").touch()
+    assert duplicate_test_names(tmp_path) == ["test_same.py"]
