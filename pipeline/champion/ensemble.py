@@ -14,7 +14,6 @@ import keras
 import numpy as np
 
 from pipeline.errors import NonFiniteLoss
-from pipeline.settings import ENSEMBLE_SIZE
 from pipeline.training.multi_seed import TrainOptions, train_seeds
 from pipeline.problems import Problem, Splits
 from reports.stats import fixed_model_better, fmt

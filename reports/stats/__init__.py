@@ -23,9 +23,9 @@ from reports.stats.power import detectable_difference, detectable_from_se, seeds
 from reports.stats.promotion import decide_promotion, significantly_better
 from reports.stats.render import fmt
 from reports.stats.results import Comparison, Decision, Pairwise, Promotion
-from reports.stats.scores import DIRECTIONS, fill_failed
-from reports.stats.significance import (IDENTICAL, NOT_ENOUGH, cliffs_delta, cohens_d, effect_size, holm,
-                                        one_sided_test, probability_of_improvement, shapiro_p)
+from reports.stats.scores import fill_failed
+from reports.stats.significance import (cliffs_delta, cohens_d, effect_size, holm, one_sided_test,
+                                        probability_of_improvement, shapiro_p)
 from reports.stats.winner import Resampling, compare
 
 __all__ = ["Comparison", "Decision", "FixedComparison", "Items", "LossDifference", "Pairwise", "Promotion",
